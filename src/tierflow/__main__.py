@@ -1,0 +1,3 @@
+from tierflow.delivery.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure-Python domain: no torch, no SQLAlchemy, no FastAPI."""

@@ -1,0 +1,68 @@
+"""Loading diffusers pipelines from disk or the hub, with a clear error when offline.
+
+Real presets and the tiny preset take the same path: ``from_pretrained(..., local_files_only=True)``
+first; only when the files are missing and downloads are allowed is the hub asked (with a
+progress bar). No network and no files is an :class:`EngineUnavailable` that says how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tierflow.domain.errors import EngineUnavailable
+
+
+def is_local_path(repo: str) -> bool:
+    return Path(repo).expanduser().is_dir()
+
+
+def weights_present(repo: str, revision: str | None) -> bool:
+    """True when the repo's files are already on disk (a local folder or the Hugging Face cache)."""
+    if is_local_path(repo):
+        return (Path(repo) / "model_index.json").exists() or any(Path(repo).glob("*.safetensors"))
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo, revision=revision, local_files_only=True)
+        return True
+    except Exception:  # noqa: BLE001 - any miss means "not cached"
+        return False
+
+
+def download(repo: str, revision: str | None, *, allow_patterns: list[str] | None = None) -> str:
+    """Download a repo snapshot into the Hugging Face cache (resumable, with tqdm progress)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(repo, revision=revision, allow_patterns=allow_patterns)
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
+        raise offline_error(repo, revision) from e
+
+
+def offline_error(repo: str, revision: str | None) -> EngineUnavailable:
+    rev = f"@{revision[:12]}" if revision else ""
+    return EngineUnavailable(
+        f"the weights of {repo}{rev} are not on disk and the hub cannot be reached",
+        field="engine",
+        fix=(
+            f"run `tierflow models pull` for this preset on a machine with network (or copy its "
+            f"Hugging Face cache here and set HF_HOME), or use TIERFLOW_PRESET=tiny to run offline"
+        ),
+    )
+
+
+def load_pipeline(pipeline_cls: Any, repo: str, revision: str | None, *, offline: bool, **kwargs: Any) -> Any:
+    """``pipeline_cls.from_pretrained`` from local files, downloading first when allowed."""
+    local = is_local_path(repo)
+    if not local and not weights_present(repo, revision):
+        if offline:
+            raise offline_error(repo, revision)
+        download(repo, revision)
+    try:
+        return pipeline_cls.from_pretrained(
+            repo, revision=None if local else revision, local_files_only=True, **kwargs
+        )
+    except OSError as e:
+        raise offline_error(repo, revision) from e

@@ -1,0 +1,170 @@
+"""Build and save the tiny pipelines (random weights, real classes), once per ``$TIERFLOW_HOME``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tierflow.engines.tiny.tokenizer import write_clip_tokenizer
+
+SEED = 20261122  # fixed: every machine builds identical tiny weights
+TEXT_DIM = 32
+
+
+def _text_encoder(vocab_size: int, projection: bool = False):
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+        hidden_size=TEXT_DIM,
+        intermediate_size=64,
+        layer_norm_eps=1e-05,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=vocab_size,
+        projection_dim=TEXT_DIM,
+        max_position_embeddings=77,
+    )
+    torch.manual_seed(SEED)
+    return CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
+
+
+def _vae(latent_channels: int = 4):
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(SEED)
+    # Four blocks: the real 8x spatial factor, so a 512 px image has a 64x64 latent.
+    return AutoencoderKL(
+        block_out_channels=(8, 16, 16, 16),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=latent_channels,
+        norm_num_groups=8,
+        layers_per_block=1,
+        sample_size=64,
+    )
+
+
+def build_tiny_sd(folder: Path) -> None:
+    """A ``StableDiffusionPipeline`` shaped like SD-Turbo, at toy width."""
+    import torch
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+    try:
+        vocab = write_clip_tokenizer(tmp / "tok")
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(tmp / "tok", local_files_only=True)
+        torch.manual_seed(SEED)
+        unet = UNet2DConditionModel(
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            cross_attention_dim=TEXT_DIM,
+            attention_head_dim=(2, 4),
+            norm_num_groups=8,
+            use_linear_projection=True,
+        )
+        scheduler = EulerAncestralDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
+            steps_offset=1,
+        )
+        pipe = StableDiffusionPipeline(
+            unet=unet,
+            vae=_vae(),
+            text_encoder=_text_encoder(vocab),
+            tokenizer=tokenizer,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        _save_atomically(pipe, tmp / "pipe", folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_tiny_sdxl(folder: Path) -> None:
+    """A ``StableDiffusionXLPipeline`` with both text encoders and size conditioning, at toy width."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+    try:
+        vocab = write_clip_tokenizer(tmp / "tok")
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(tmp / "tok", local_files_only=True)
+        torch.manual_seed(SEED)
+        unet = UNet2DConditionModel(
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            transformer_layers_per_block=(1, 2),
+            projection_class_embeddings_input_dim=6 * 8 + TEXT_DIM,
+            cross_attention_dim=2 * TEXT_DIM,
+            norm_num_groups=8,
+        )
+        scheduler = EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="leading",
+            steps_offset=1,
+        )
+        pipe = StableDiffusionXLPipeline(
+            vae=_vae(),
+            text_encoder=_text_encoder(vocab),
+            text_encoder_2=_text_encoder(vocab, projection=True),
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
+        _save_atomically(pipe, tmp / "pipe", folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _save_atomically(pipe, staging: Path, folder: Path) -> None:
+    """``save_pretrained`` into a staging folder, then rename: a crash never leaves half a model."""
+    pipe.save_pretrained(staging, safe_serialization=True)
+    try:
+        os.replace(staging, folder)
+    except OSError:
+        if not (folder / "model_index.json").exists():
+            raise  # another process won the race only if the folder is complete
+
+
+BUILDERS = {"tiny-sd": build_tiny_sd, "tiny-sdxl": build_tiny_sdxl}
+
+
+def ensure_built(models_dir: Path, name: str) -> Path:
+    """The folder of tiny model ``name``, building it on first use."""
+    folder = models_dir / name
+    if not (folder / "model_index.json").exists():
+        models_dir.mkdir(parents=True, exist_ok=True)
+        from filelock import FileLock
+
+        with FileLock(str(models_dir / f".{name}.lock")):
+            if not (folder / "model_index.json").exists():
+                BUILDERS[name](folder)
+    return folder

@@ -1,0 +1,34 @@
+"""Tiny engines: the local diffusers engines, pointed at weights built on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tierflow.engines.local.diffusers_base import LocalPreset
+from tierflow.engines.local.stable_diffusion import StableDiffusionEngine
+from tierflow.engines.local.stable_diffusion_xl import StableDiffusionXLEngine
+from tierflow.engines.tiny.build import ensure_built
+
+
+class _TinyMixin:
+    model_name: str
+    models_dir: Path
+
+    def _ensure_weights(self) -> None:
+        ensure_built(self.models_dir, self.model_name)
+
+
+class TinyStableDiffusionEngine(_TinyMixin, StableDiffusionEngine):
+    model_name = "tiny-sd"
+
+    def __init__(self, preset: LocalPreset, models_dir: Path, **kwargs) -> None:
+        super().__init__(preset, **kwargs)
+        self.models_dir = models_dir
+
+
+class TinyStableDiffusionXLEngine(_TinyMixin, StableDiffusionXLEngine):
+    model_name = "tiny-sdxl"
+
+    def __init__(self, preset: LocalPreset, models_dir: Path, **kwargs) -> None:
+        super().__init__(preset, **kwargs)
+        self.models_dir = models_dir
