@@ -51,6 +51,17 @@ class LocalPreset:
     variant: str | None = None
 
 
+def quiet_diffusers() -> None:
+    """diffusers/transformers reset their log level on import; silence their bars and notes here."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 class DiffusersImageEngine(Engine):
     """A text-to-image diffusers pipeline with img2img through ``from_pipe``."""
 
@@ -120,6 +131,7 @@ class DiffusersImageEngine(Engine):
             if self._pipe is None:
                 import diffusers
 
+                quiet_diffusers()
                 self._ensure_weights()
                 device = pick_device(self._device_pref)
                 dtype = pick_dtype(device, self.preset.dtype)

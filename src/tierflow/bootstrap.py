@@ -1,0 +1,73 @@
+"""The one place where settings become wired services (CLI, REST API, tests and workers use it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from tierflow.config import Settings
+from tierflow.engines.registry import EngineRegistry
+from tierflow.stages.guard import Guard, OpenGuard
+from tierflow.storage.blobs import LocalBlobStore
+from tierflow.storage.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: LocalBlobStore
+    engines: EngineRegistry
+    guard: Guard
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.engines.close()
+        self.db.dispose()
+
+
+def quiet_libraries() -> None:
+    """Keep diffusers/transformers chatter (progress bars, deprecations) off the user's screen."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("diffusers", "transformers", "huggingface_hub", "accelerate"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def build(settings: Settings | None = None, *, guard: Guard | None = None) -> Services:
+    """Create folders, migrate the database, sweep crash leftovers and register every engine."""
+    from tierflow.engines.catalog import build_registry
+
+    quiet_libraries()
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    db.migrate()
+    blobs = LocalBlobStore(settings.blob_dir)
+    blobs.sweep_temp()
+    services = Services(settings=settings, db=db, blobs=blobs, engines=build_registry(settings),
+                        guard=guard or default_guard())
+    recover(services)
+    return services
+
+
+def default_guard() -> Guard:
+    """The guardrails (credits + policies) when installed, else the open guard."""
+    try:
+        from tierflow.guardrails.guard import LedgerGuard
+    except ImportError:
+        return OpenGuard()
+    return LedgerGuard()
+
+
+def recover(services: Services) -> None:
+    """Jobs left ``running`` by a crashed process are failed (and their reservations refunded)."""
+    from tierflow.stages.recovery import recover_stale_jobs
+
+    recover_stale_jobs(services)

@@ -1,0 +1,117 @@
+"""`tierflow draft` and `tierflow promote`: the commands that render."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from tierflow.delivery.cli.context import services, show_notices
+from tierflow.delivery.cli.output import State, console, emit_json, render_progress, warn
+
+
+def _result_table(assets) -> Table:
+    table = Table("asset", "seed", "size", "sha256", "engine")
+    for a in assets:
+        table.add_row(a.id, str(a.seed), f"{a.width}x{a.height}", a.sha256[:12], a.engine_id)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def draft(
+        prompt: str = typer.Argument(..., help="What to draw."),
+        project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
+        n: int = typer.Option(4, "-n", "--n", help="Number of variations (1-64)."),
+        seed: int = typer.Option(None, "--seed", help="Base seed; variation i derives its own seed from it."),
+        size: str = typer.Option(None, "--size", help="WIDTHxHEIGHT (default: the engine's)."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Draft engine id (see `tierflow engines`)."),
+        steps: int = typer.Option(None, "--steps", help="Denoising steps (default: the engine's)."),
+        negative: str = typer.Option("", "--negative", help="Negative prompt."),
+        milestone: str = typer.Option(None, "--milestone", "-m", help="Milestone name."),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Render N draft variations on the fast engine; each is stored as soon as it finishes."""
+        State.json = json_out
+        from tierflow.stages.draft import plan_draft
+        from tierflow.stages.runner import run_plan
+
+        svc = services()
+        plan = plan_draft(svc, project, prompt, n=n, seed=seed, size=size, engine=engine, steps=steps,
+                          negative=negative, milestone=milestone)
+        show_notices()
+        if quote:
+            _print_quote(svc, plan, json_out)
+            return
+        with render_progress(f"drafting on {plan.engine.id}", n, quiet=json_out) as on_event:
+            result = run_plan(svc, plan, on_event)
+        _print_result(result, json_out, base_seed=plan.params["base_seed"])
+
+    @app.command()
+    def promote(
+        asset: str = typer.Argument(..., help="The kept draft to promote."),
+        prompt: str = typer.Option(None, "--prompt", help="Edited prompt (default: the draft's)."),
+        strength: float = typer.Option(0.65, "--strength", help="How far the final may move from the draft (0-1]."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Final engine id."),
+        steps: int = typer.Option(None, "--steps"),
+        size: str = typer.Option(None, "--size", help="WIDTHxHEIGHT (default: the engine's, draft's aspect)."),
+        milestone: str = typer.Option(None, "--milestone", "-m"),
+        override_reason: str = typer.Option(None, "--override", help="Lead only: override a blocking policy, with this reason."),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Re-render a kept draft on the final engine (same prompt and seed, the draft as init image)."""
+        State.json = json_out
+        from tierflow.stages.promote import plan_promote
+        from tierflow.stages.runner import run_plan
+
+        svc = services()
+        override = _override(override_reason)
+        plan = plan_promote(svc, asset, prompt=prompt, strength=strength, engine=engine, steps=steps, size=size,
+                            milestone=milestone, override=override)
+        show_notices()
+        if quote:
+            _print_quote(svc, plan, json_out)
+            return
+        with render_progress(f"final on {plan.engine.id}", 1, quiet=json_out) as on_event:
+            result = run_plan(svc, plan, on_event)
+        asset_obj = result.assets[0]
+        if json_out:
+            emit_json({"asset": asset_obj.to_dict(), "credits": result.credits, "warnings": result.warnings,
+                       "drift": asset_obj.params.get("drift")})
+            return
+        console.print(_result_table(result.assets))
+        drift = asset_obj.params.get("drift")
+        if drift:
+            console.print(f"drift from draft: {drift.get('overall')} ({drift.get('label')})")
+        warn(result.warnings)
+
+
+def _override(reason: str | None):
+    if not reason:
+        return None
+    import getpass
+
+    from tierflow.domain.models import Role
+
+    # Without accounts the local user acts as lead; the guard checks and audits it.
+    return {"user": getpass.getuser(), "role": Role.LEAD.value, "reason": reason}
+
+
+def _print_quote(svc, plan, json_out: bool) -> None:
+    credits = svc.guard.quote(plan)
+    if json_out:
+        emit_json({"credits": credits})
+    else:
+        console.print(f"{credits:g} credits ({plan.engine.id}, {len(plan.request.seeds)} output(s))")
+
+
+def _print_result(result, json_out: bool, **extra) -> None:
+    if json_out:
+        emit_json({"generation_id": result.generation_id, "assets": [a.to_dict() for a in result.assets],
+                   "credits": result.credits, "warnings": result.warnings, **extra})
+        return
+    console.print(_result_table(result.assets))
+    console.print(f"{len(result.assets)} draft(s) in generation {result.generation_id}; "
+                  f"review with `tierflow review ASSET --keep|--discard|--star`")
+    warn(result.warnings)

@@ -1,0 +1,1 @@
+"""Pure Pillow/numpy image helpers (no torch): masks, canvases and composites for cleanup."""

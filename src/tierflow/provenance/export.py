@@ -1,0 +1,58 @@
+"""Exporting an asset with its provenance re-embedded (current lineage and review state)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from tierflow.domain.errors import InvalidInput
+from tierflow.provenance.png import encode_png
+from tierflow.storage.assets_repo import AssetsRepo
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+
+
+def export_asset(services: Services, asset_id: str, out: Path) -> dict[str, Any]:
+    """Write the asset to ``out`` atomically; PNGs get fresh provenance chunks."""
+    out = Path(out).expanduser()
+    with services.db.read() as s:
+        repo = AssetsRepo(s)
+        asset = repo.get(asset_id)
+        ancestors = repo.ancestors(asset.id)
+    if out.exists() and out.is_dir():
+        out = out / f"{asset.id}.{asset.format}"
+    if out.suffix.lower().lstrip(".") != asset.format:
+        raise InvalidInput(f"{out.name} does not end in .{asset.format}", field="out",
+                           fix=f"name the file with .{asset.format} (the asset is a {asset.kind})")
+    if not out.parent.exists():
+        raise InvalidInput(f"folder {out.parent} does not exist", field="out", fix="create it or choose another path")
+    data = services.blobs.get(asset.sha256, asset.format)
+    if asset.kind == "image":
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            image = im.copy()
+        lineage = {"asset_id": asset.id, "generation_id": asset.generation_id, "project_id": asset.project_id,
+                   "stage": asset.stage.value, "parent_ids": asset.parent_ids, "ancestors": ancestors,
+                   "engine_id": asset.engine_id, "seed": asset.seed, "review": asset.review.value,
+                   "sha256_of_stored": asset.sha256}
+        data = encode_png(image, stage=asset.stage.value, parameters=asset.params, lineage=lineage,
+                          compress_level=6)
+    elif asset.kind == "video":
+        sidecar = out.with_suffix(out.suffix + ".json")
+        sidecar.write_text(json.dumps({"asset": asset.to_dict(), "ancestors": ancestors}, indent=2, default=str))
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"asset": asset.to_dict(), "path": out, "bytes": len(data)}

@@ -1,0 +1,16 @@
+"""The flow, one module per stage, in reading order.
+
+    draft    N variations of a prompt on the fast engine, each with its own seed
+    review   keep / discard / star, with the human time it took
+    promote  a kept draft re-rendered on a final engine (prompt, seed, image as init)
+    cleanup  inpaint with a mask, outpaint by extending the canvas
+    upscale  2K / 4K in overlapping tiles
+    video    a short clip from a hero image
+    overlay  brand text as a separate layer
+
+Every rendering stage builds a :class:`~tierflow.stages.runner.RenderPlan` and hands it to
+:func:`~tierflow.stages.runner.run_plan`, which owns the shared shape (price, reserve, render,
+persist, settle).
+"""
+
+FLOW = ("draft", "review", "promote", "cleanup", "upscale", "video", "overlay")

@@ -1,0 +1,76 @@
+"""Storing one finished output: encode with provenance, write the blob, then the asset row.
+
+The asset id is chosen before encoding so the PNG's lineage chunk can name it. When the row
+cannot be written, a blob this call created is deleted again, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tierflow import __version__
+from tierflow.domain.ids import new_id
+from tierflow.domain.models import Asset
+from tierflow.engines.base import EngineInfo, Rendered
+from tierflow.provenance.png import encode_png
+from tierflow.storage.assets_repo import AssetsRepo
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+    from tierflow.stages.runner import RenderPlan
+
+
+def asset_params(plan: RenderPlan, out: Rendered, info: EngineInfo) -> dict[str, Any]:
+    """What an asset records: the request, the stage's own parameters, the engine's identity."""
+    params: dict[str, Any] = {**plan.request.params(), **plan.params}
+    params.update({k: v for k, v in out.metadata.items() if v is not None})
+    params["seed"] = out.seed
+    params["width"], params["height"] = out.width, out.height
+    params["engine_id"] = info.id
+    params["model"] = info.repo or info.pipeline
+    params["revision"] = info.revision
+    params["pipeline"] = info.pipeline
+    params["libraries"] = dict(info.libraries)
+    params["render_seconds"] = round(out.seconds, 4)
+    params["tierflow_version"] = __version__
+    return params
+
+
+def persist_output(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,
+                   info: EngineInfo) -> Asset:
+    params = asset_params(plan, out, info)
+    if plan.after_output is not None:
+        plan.after_output(out, params)
+    asset_id = new_id("ast")
+    lineage = {
+        "asset_id": asset_id,
+        "generation_id": generation_id,
+        "project_id": plan.project_id,
+        "stage": plan.stage.value,
+        "parent_ids": list(plan.parent_ids),
+        "engine_id": info.id,
+        "seed": out.seed,
+    }
+    if out.image is not None:
+        data = encode_png(out.image, stage=plan.stage.value, parameters=params, lineage=lineage)
+        kind, fmt = "image", "png"
+    else:
+        assert out.video_bytes is not None, "an engine output carries an image or a video"
+        data = out.video_bytes
+        kind, fmt = "video", out.video_format
+    sha, created = services.blobs.put(data, fmt)
+    try:
+        with services.db.transaction() as s:
+            return AssetsRepo(s).add(
+                project_id=plan.project_id, generation_id=generation_id, stage=plan.stage, kind=kind, fmt=fmt,
+                width=out.width, height=out.height, sha256=sha, size_bytes=len(data), seed=out.seed,
+                engine_id=info.id, prompt_id=plan.prompt_id, prompt_text=plan.request.prompt, params=params,
+                parent_ids=list(plan.parent_ids), asset_id=asset_id,
+            )
+    except BaseException:
+        if created:
+            with services.db.read() as s:
+                in_use = AssetsRepo(s).sha_in_use(sha)
+            if not in_use:
+                services.blobs.delete(sha, fmt)
+        raise

@@ -1,0 +1,63 @@
+"""After a crash: jobs a dead process left running are failed and their credits refunded."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tierflow.domain.models import JobStatus
+from tierflow.storage.clock import now
+from tierflow.storage.tables import GenerationRow
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+
+
+def process_owner() -> str:
+    """Who runs jobs in this process: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's job: its lease decides (scale-out)
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_stale_jobs(services: Services) -> int:
+    """Fail every running job whose process is gone or whose lease expired; refund its reservation."""
+    from tierflow.stages.guard import Reservation
+    from tierflow.stages.runner import RenderPlan  # noqa: F401 - the guard's type
+
+    recovered = 0
+    t = now()
+    with services.db.transaction() as s:
+        rows = list(s.scalars(select(GenerationRow).where(GenerationRow.status.in_(
+            [JobStatus.RUNNING.value, JobStatus.QUEUED.value]))))
+        for row in rows:
+            lease_over = row.lease_expires_at is not None and row.lease_expires_at.replace(tzinfo=t.tzinfo) < t
+            if row.status == JobStatus.QUEUED.value and not lease_over:
+                continue  # waiting for a worker: not stale
+            if _owner_alive(row.lease_owner) and not lease_over:
+                continue
+            row.status = JobStatus.FAILED.value
+            row.error = "the process running this job stopped; its credits were refunded"
+            row.finished_at = t
+            if row.reservation_id:
+                refund = getattr(services.guard, "refund_reservation", None)
+                if refund:
+                    refund(s, row.reservation_id)
+            recovered += 1
+    return recovered

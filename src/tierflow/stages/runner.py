@@ -1,0 +1,134 @@
+"""The one shape every stage runs through:
+
+    validate → price → admit (policies + reserve credits + job row, one transaction)
+             → render (outputs stream one by one) → persist each (blob, then asset row + lineage)
+             → settle credits (or refund on failure / cancel)
+
+A failed or cancelled render leaves its job row (status failed/cancelled, for the audit trail),
+no half-written blob and no asset row for the output that failed; outputs that were already
+finished and stored stay, are charged, and the rest of the reservation is refunded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tierflow.domain.errors import Cancelled, TierflowError
+from tierflow.domain.models import Asset, JobStatus, Stage
+from tierflow.engines.base import Engine, Progress, Rendered, RenderRequest
+from tierflow.stages.guard import Reservation
+from tierflow.stages.persist import persist_output
+from tierflow.stages.recovery import process_owner
+from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.generations_repo import GenerationsRepo
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageEvent:
+    """What a running stage reports: ``started``, ``progress``, ``asset``, ``finished`` or ``failed``."""
+
+    kind: str
+    generation_id: str | None = None
+    progress: Progress | None = None
+    asset: Asset | None = None
+    error: TierflowError | None = None
+    credits: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+EventSink = Callable[[StageEvent], None]
+
+
+@dataclass
+class RenderPlan:
+    """A validated request to run ``engine`` for ``stage`` on a project."""
+
+    project_id: str
+    stage: Stage
+    engine: Engine
+    request: RenderRequest
+    prompt_id: str | None = None
+    milestone_id: str | None = None
+    user_id: str | None = None
+    parent_ids: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)  # stage-level parameters recorded on the job
+    override: Any = None  # a policy override (lead role + reason), checked by the guard
+    after_output: Callable[[Rendered, dict[str, Any]], None] | None = None  # adds to an asset's params
+
+
+@dataclass
+class StageResult:
+    generation_id: str
+    assets: list[Asset]
+    credits: float
+    warnings: list[str]
+
+
+def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None) -> StageResult:
+    """Run ``plan`` through the one stage shape; raise the domain error on failure."""
+    emit = on_event or (lambda _e: None)
+    engine = plan.engine
+    plan.request = engine.prepare(plan.request)
+    info = engine.describe()
+    credits = services.guard.quote(plan)
+    job_params = {**plan.request.params(), **plan.params, "engine": info.to_dict()}
+    job_params["engine"].pop("description", None)
+
+    with services.db.transaction() as s:
+        gen = GenerationsRepo(s).create(
+            project_id=plan.project_id, stage=plan.stage, engine_id=engine.id, params=job_params,
+            prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
+        )
+        reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
+        row = GenerationsRepo(s).row(gen.id)
+        row.reservation_id = reservation.id
+        row.lease_owner = process_owner()
+    emit(StageEvent("started", gen.id, credits=credits, warnings=list(reservation.warnings)))
+
+    assets: list[Asset] = []
+    count = max(1, len(plan.request.seeds))
+    started = time.perf_counter()
+    try:
+        for out in engine.render(plan.request, lambda p: emit(StageEvent("progress", gen.id, progress=p))):
+            asset = persist_output(services, plan, gen.id, out, info)
+            assets.append(asset)
+            emit(StageEvent("asset", gen.id, asset=asset))
+    except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt must refund too
+        error = exc if isinstance(exc, TierflowError) else None
+        status = JobStatus.CANCELLED if isinstance(exc, (Cancelled, KeyboardInterrupt)) else JobStatus.FAILED
+        spent = credits * len(assets) / count
+        with services.db.transaction() as s:
+            GenerationsRepo(s).finish(gen.id, status, outputs=len(assets), credits=spent,
+                                      error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if assets:
+                services.guard.settle(s, plan, reservation, spent)
+            else:
+                services.guard.refund(s, plan, reservation)
+        if error is None and not isinstance(exc, KeyboardInterrupt):
+            log.exception("render failed")
+        emit(StageEvent("failed", gen.id, error=error, credits=spent))
+        raise
+    with services.db.transaction() as s:
+        GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=len(assets), credits=credits)
+        services.guard.settle(s, plan, reservation, credits)
+        warnings = list(reservation.warnings)
+        status = services.guard.status(s, plan.project_id)
+        warnings += [w for w in status.get("warnings", []) if w not in warnings]
+    log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
+    emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
+    return StageResult(gen.id, assets, credits, warnings)
+
+
+def plan_assets(services: Services, asset_ids: list[str]) -> list[Asset]:
+    with services.db.read() as s:
+        repo = AssetsRepo(s)
+        return [repo.get(a) for a in asset_ids]

@@ -1,0 +1,37 @@
+"""Reading a stored asset back as the input of the next stage."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from tierflow.domain.errors import InvalidInput
+from tierflow.domain.models import Asset
+from tierflow.storage.assets_repo import AssetsRepo
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+
+
+def get_asset(services: Services, asset_id: str) -> Asset:
+    with services.db.read() as s:
+        return AssetsRepo(s).get(asset_id)
+
+
+def load_image(services: Services, asset: Asset) -> Image.Image:
+    """The asset's pixels as RGB; a video asset is an error naming the fix."""
+    if asset.kind != "image":
+        raise InvalidInput(f"asset {asset.id} is a {asset.kind}", field="asset",
+                           fix="pass an image asset (a video cannot be the input of this stage)")
+    data = services.blobs.get(asset.sha256, asset.format)
+    with Image.open(io.BytesIO(data)) as im:
+        return im.convert("RGB")
+
+
+def fit_to(size: tuple[int, int], long_edge: int, multiple: int = 8) -> tuple[int, int]:
+    """Scale ``size`` so its long edge is ``long_edge``, keeping the aspect ratio, rounded to ``multiple``."""
+    w, h = size
+    scale = long_edge / max(w, h)
+    return (max(multiple, round(w * scale / multiple) * multiple), max(multiple, round(h * scale / multiple) * multiple))

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and repositories, Alembic migrations, and the blob store."""

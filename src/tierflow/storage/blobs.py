@@ -1,0 +1,82 @@
+"""Content-addressed blob store on local disk: ``blobs/ab/cd/<sha256>.<ext>``, written atomically.
+
+A blob is written to a temporary file in the same folder, flushed to disk, then renamed into
+place, so a reader never sees half a file and a crash leaves at most a ``.tmp`` file that
+:meth:`LocalBlobStore.sweep_temp` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from tierflow.domain.errors import InvalidInput, NotFound
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
+
+
+class LocalBlobStore:
+    """Blobs on a local disk, addressed by sha256."""
+
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+
+    def path_for(self, sha256: str, ext: str) -> Path:
+        if not _SHA_RE.match(sha256):
+            raise InvalidInput(f"{sha256!r} is not a sha256 digest", field="sha256", fix="pass 64 hex digits")
+        if not _EXT_RE.match(ext):
+            raise InvalidInput(f"{ext!r} is not a file extension", field="format", fix="use png, mp4, ...")
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.{ext}"
+
+    def put(self, data: bytes, ext: str) -> tuple[str, bool]:
+        """Store ``data``; return its sha256 and whether this call created the file."""
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.path_for(sha, ext)
+        if path.exists():
+            return sha, False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return sha, True
+
+    def get(self, sha256: str, ext: str) -> bytes:
+        return self.open_path(sha256, ext).read_bytes()
+
+    def open_path(self, sha256: str, ext: str) -> Path:
+        path = self.path_for(sha256, ext)
+        if not path.exists():
+            raise NotFound(f"blob {sha256[:12]} is missing from {self.root}", field="asset",
+                           fix="the blob store was moved or pruned; restore it from a backup")
+        return path
+
+    def exists(self, sha256: str, ext: str) -> bool:
+        return self.path_for(sha256, ext).exists()
+
+    def delete(self, sha256: str, ext: str) -> None:
+        self.path_for(sha256, ext).unlink(missing_ok=True)
+
+    def sweep_temp(self) -> int:
+        """Remove temporary files left by a crash mid-write; return how many."""
+        count = 0
+        for tmp in self.root.glob("*/*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    def all_blobs(self) -> list[Path]:
+        return [p for p in self.root.glob("*/*/*") if not p.name.startswith(".")]
