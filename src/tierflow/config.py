@@ -23,6 +23,7 @@ class Settings:
         or os.environ.get("TIERFLOW_OFFLINE", "") in ("1", "true", "True")
     )
     device: str | None = field(default_factory=lambda: os.environ.get("TIERFLOW_DEVICE") or None)
+    models_path: Path | None = None  # default: $TIERFLOW_HOME/models
 
     @property
     def db_url(self) -> str:
@@ -34,7 +35,7 @@ class Settings:
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_path or self.home / "models"
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.blob_dir, self.models_dir):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tierflow.domain.errors import BudgetExhausted, InvalidInput
 from tierflow.domain.ledger import (
@@ -55,17 +56,27 @@ class LedgerMachine(RuleBasedStateMachine):
             for s in SCOPES
         ]
 
-    @rule(scope=st.sampled_from([WORKSPACE, PROJECT]), amount=credits)
-    def grant(self, scope, amount):
-        self.entries.append(grant(scope, amount, now=NOW))
+    # Budgets are set first and only grow: a first grant or a lowered limit below what is already
+    # counted leaves a negative remaining on purpose (shown, not hidden); reservations are under test.
+    @initialize(workspace=st.none() | credits, project=st.none() | credits, limit=st.none() | credits)
+    def set_budgets(self, workspace, project, limit):
+        self.granted = [s for s, amount in ((WORKSPACE, workspace), (PROJECT, project)) if amount is not None]
+        self.entries += [grant(s, a, now=NOW) for s, a in ((WORKSPACE, workspace), (PROJECT, project)) if a is not None]
+        self.daily_limit = limit
+
+    @precondition(lambda self: self.granted)
+    @rule(data=st.data(), amount=credits)
+    def grant_more(self, data, amount):
+        self.entries.append(grant(data.draw(st.sampled_from(self.granted)), amount, now=NOW))
 
     @rule(scope=st.sampled_from([WORKSPACE, PROJECT]), amount=credits)
     def adjust_up(self, scope, amount):
         self.entries.append(adjust(scope, amount, note="bonus", now=NOW))
 
-    @rule(limit=st.none() | credits)
-    def set_daily_limit(self, limit):
-        self.daily_limit = limit
+    @precondition(lambda self: self.daily_limit is not None)
+    @rule(amount=credits)
+    def raise_daily_limit(self, amount):
+        self.daily_limit += amount
 
     @rule(amount=credits)
     def reserve(self, amount):
@@ -73,6 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             check_can_reserve(balances, amount)
         except BudgetExhausted:
+            event("reservation refused")
             assert any(not b.unlimited and b.remaining < amount for b in balances)
             return
         rows = reserve(SCOPES, amount, user_id="usr_000001", now=NOW)
@@ -83,7 +95,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.open)
     @rule(data=st.data(), fraction=st.floats(min_value=0, max_value=1))
     def commit(self, data, fraction):
-        rid = data.draw(st.sampled_from(sorted(self.open)))
+        rid = data.draw(st.sampled_from(list(self.open)))  # insertion order: ids are random
         amount = round(self.open.pop(rid) * fraction, 2)
         self.entries += commit(self._rows(rid), amount, now=NOW)
         self.spent += amount
@@ -91,7 +103,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.open)
     @rule(data=st.data())
     def refund(self, data):
-        rid = data.draw(st.sampled_from(sorted(self.open)))
+        rid = data.draw(st.sampled_from(list(self.open)))  # insertion order: ids are random
         del self.open[rid]
         self.entries += refund(self._rows(rid), now=NOW)
 
@@ -131,7 +143,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=50, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestLedgerMachine = LedgerMachine.TestCase
 
@@ -190,6 +202,14 @@ def test_user_day_scope_uses_the_utc_date_and_the_daily_limit():
     assert derive_balance(entries, tomorrow.scope, tomorrow.scope_id, limit=20).remaining == 20
 
 
+def test_entries_round_trip_through_plain_rows():
+    entry = reserve([PROJECT], 2.5, generation_id="gen_000001", user_id="usr_000001", now=NOW, note="draft x4")[0]
+    row = entry.to_row()
+    assert row["scope"] == "project" and type(row["scope"]) is str and row["kind"] == "reserve"
+    assert row["created_at"] == NOW
+    assert LedgerEntry.from_row(SimpleNamespace(**row)) == entry
+
+
 def test_entries_reject_bad_values():
     with pytest.raises(InvalidInput) as err:
         grant(PROJECT, -5)
@@ -206,6 +226,9 @@ def test_entries_reject_bad_values():
     with pytest.raises(InvalidInput) as err:
         check_can_reserve([], -1)
     assert err.value.field == "amount"
+    with pytest.raises(InvalidInput) as err:
+        reserve([PROJECT, PROJECT], 1)
+    assert err.value.field == "scopes"
 
 
 def test_low_credit_warnings():

@@ -119,9 +119,9 @@ def test_frame_error_suggests_a_valid_count(engine: WanImageToVideoEngine) -> No
 
 def test_size_for_keeps_aspect_on_the_grid(engine: WanImageToVideoEngine) -> None:
     assert engine.size_for(Image.new("RGB", (1920, 1080)), 192) == (192, 96)  # 108 rounds to 96
-    assert engine.size_for(Image.new("RGB", (1080, 1920)), 1024) == (160, 256)  # capped at max_size 256
-    w, h = engine.size_for(Image.new("RGB", (300, 500)))
-    assert w % 32 == 0 and h % 32 == 0 and h > w
+    assert engine.size_for(Image.new("RGB", (1200, 1600)), 1024) == (192, 256)  # capped at max_size 256
+    assert engine.size_for(Image.new("RGB", (300, 500)), 256) == (160, 256)
+    assert engine.size_for(Image.new("RGB", (300, 500))) == (64, 64)  # preset default 64: min_size wins
 
 
 def test_ltx_rules_differ(engine: WanImageToVideoEngine) -> None:

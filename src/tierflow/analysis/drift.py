@@ -11,20 +11,27 @@ Scale: every component and ``overall`` run from 0 (identical) upward, clipped at
 ``colour``     mean CIEDE2000 ΔE between the two images shrunk to 32 px on the long side, so it
                follows regional colour and ignores fine detail and noise. In ΔE units: ~1 is
                the smallest difference a person notices side by side, ~2-5 a visible cast,
-               10+ clearly different colours, 30+ a different palette.
+               10+ clearly different colours, 25+ a different palette or layout.
 ``structure``  100 × (1 − SSIM) of the luminance at 256 px on the long side: 0 same layout,
-               ~10 mild changes (light noise, small retouch), ~30 edges moved or heavily
-               degraded, 60+ an unrelated picture.
-``texture``    25 × |log2(detail_ratio)|, where ``detail_ratio`` is the variance of the Laplacian
-               (high-frequency energy) of the second image over the first's: 0 same amount of
-               detail, 25 twice (or half) as much, 50 four times. Says *whether* detail was lost
-               or invented; ``detail_ratio`` < 1 means the second image is softer.
-``overall``    the mean of the three.
+               ~10 light noise or a small retouch, ~25-45 heavy noise or blur, 60+ moved or
+               unrelated content.
+``texture``    15 × |log2(detail_ratio)|, where ``detail_ratio`` is the variance of the Laplacian
+               of a Gaussian (σ = 1 px: fine detail, not single-pixel noise) of the second image
+               over the first's: 15 per doubling or halving of detail energy. It says *whether*
+               detail was lost or invented; ``detail_ratio`` < 1 means the second image is softer.
+``overall``    the largest of the three: the aspect that changed most decides.
 
-Labels on ``overall`` (see :data:`THRESHOLDS`): < 10 "close" (the same picture, touched up);
+Labels on ``overall`` (:data:`THRESHOLDS`): < 10 "close" (the same picture, touched up);
 10-30 "moderate" (recognisably the same, visibly changed); ≥ 30 "far" (a different render).
-Measured anchors (a 256 px synthetic scene; see tests/stages_media/test_drift.py): Gaussian noise
-σ=5/255 → structure ≈ 7; a +20 red shift → colour ≈ 8; blur σ=2 → texture ≈ 100.
+
+Measured on a 256 px synthetic scene (gradients, shapes, lines, fine texture; the scene of
+tests/stages_media/test_drift.py), overall (component):
+  Gaussian noise σ = 2 / 5 / 10 / 20 / 40 (of 255)   1.8 / 9.4 / 25 / 44 / 60   (structure)
+  red +R, blue −R/2 with R = 10 / 20 / 40 / 80        2.0 / 4.0 / 8.2 / 16       (colour)
+  Gaussian blur σ = 0.5 / 1 / 2 px                    10.7 / 38 / 90             (texture; ratio .61/.18/.02)
+  unsharp mask (radius 2, 150 %)                      10.5                       (texture; ratio 1.6)
+  the same image upscaled 2x                          3.3                        (structure)
+  mirrored / an unrelated noise image                 66 / 93                    (structure)
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ def prompt_dna(
 ) -> DnaResult:
     """Score features of kept against discarded prompts; keep the ``top`` of each sign."""
     if not kept_prompts:
-        raise InvalidInput("no kept drafts to learn from", field="kept", fix="keep some drafts (`tierflow review --keep`)")
+        raise InvalidInput(
+            "no kept drafts to learn from", field="kept", fix="keep some drafts (`tierflow review ASSET --keep`)"
+        )
     if not discarded_prompts:
         raise InvalidInput(
             "no discarded drafts to contrast with", field="discarded", fix="discard the drafts that missed"
@@ -142,6 +144,9 @@ def prompt_dna(
         score = delta / math.sqrt(1 / (ya + alpha) + 1 / (yb + alpha))
         terms.append(DnaTerm(w, score, ya, yb, w in modifiers))
 
+    # A word seen only inside one pair ("golden" in "golden hour") repeats the pair's evidence.
+    pairs = {(w, t.kept, t.discarded) for t in terms if " " in t.term for w in t.term.split()}
+    terms = [t for t in terms if " " in t.term or (t.term, t.kept, t.discarded) not in pairs]
     positive = sorted((t for t in terms if t.score > 0), key=lambda t: (-t.score, t.term))[:top]
     negative = sorted((t for t in terms if t.score < 0), key=lambda t: (t.score, t.term))[:top]
     return DnaResult(positive, negative, len(kept_prompts), len(discarded_prompts))

@@ -15,6 +15,10 @@ A reservation is open until exactly one commit or refund closes it. Per scope::
     spent     = Σ commits
     remaining = granted + adjusted − spent − reserved        (None when unlimited)
 
+Reservations alone never push ``remaining`` below zero. It can go negative only when a budget is
+set or lowered below what is already counted (an unlimited project still counts its spend); that
+is shown as is, and every further reservation is refused until credits are granted.
+
 Storage keeps these rows and, inside one transaction that serialises writers of the same scopes,
 calls :func:`derive_balance` → :func:`check_can_reserve` → :func:`reserve`, then later
 :func:`commit` or :func:`refund` with the reservation's rows.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 
 from tierflow.domain.errors import BudgetExhausted, InvalidInput
@@ -85,6 +89,16 @@ class LedgerEntry:
                 f"a {self.kind.value} entry needs a reservation id", field="reservation_id", fix="pass the reservation"
             )
 
+    @classmethod
+    def from_row(cls, row: object) -> LedgerEntry:
+        """Read any object with the entry's attributes (a storage row)."""
+        return cls(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
+
+    def to_row(self) -> dict:
+        """Plain column values (enums as strings, datetimes kept) for a storage row."""
+        row = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        return {**row, "scope": self.scope.value, "kind": self.kind.value}
+
     def to_dict(self) -> dict:
         return {
             "id": self.id,
@@ -98,6 +112,9 @@ class LedgerEntry:
             "created_at": self.created_at.isoformat(),
             "note": self.note,
         }
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,8 @@ def reserve(
     """One reserve entry per scope, sharing a reservation id (check_can_reserve first)."""
     if not scopes:
         raise InvalidInput("a reservation needs at least one scope", field="scopes", fix="pass the project's scopes")
+    if len(set(scopes)) != len(scopes):
+        raise InvalidInput("a scope is named twice", field="scopes", fix="pass each scope once")
     rid = reservation_id or new_id("rsv")
     now = now or _utcnow()
     kind = EntryKind.RESERVE

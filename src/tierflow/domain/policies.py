@@ -87,16 +87,14 @@ class Override:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One line of the audit log: who did what, to which target, and why."""
+    """One line of the audit log (the same fields as its storage row): who did what, and why."""
 
     id: str
     action: str
-    user_id: str
-    role: Role
+    user_id: str | None
     reason: str
     project_id: str | None = None
-    target_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,11 +102,9 @@ class AuditRecord:
             "id": self.id,
             "action": self.action,
             "user_id": self.user_id,
-            "role": self.role.value,
             "reason": self.reason,
             "project_id": self.project_id,
-            "target_id": self.target_id,
-            "details": dict(self.details),
+            "detail": dict(self.detail),
             "created_at": self.created_at.isoformat(),
         }
 
@@ -175,11 +171,9 @@ def override_audit(
         id=new_id("aud"),
         action="policy.override",
         user_id=override.user_id,
-        role=override.role,
         reason=override.reason.strip(),
         project_id=project_id,
-        target_id=target_id,
-        details={"rules": list(rules), **dict(details or {})},
+        detail={"role": override.role.value, "rules": list(rules), "target_id": target_id, **dict(details or {})},
         created_at=now or datetime.now(UTC),
     )
 

@@ -34,6 +34,7 @@ def plan_draft(services: Services, project: str, prompt: str, *, n: int = 4, see
         task=TASK_TXT2IMG, prompt=text, negative_prompt=negative,
         seeds=[variation_seed(base_seed, i) for i in range(n)], width=width, height=height, steps=steps,
     )
+    request = eng.prepare(request)  # validate before anything is written or shown
     return RenderPlan(
         project_id=proj.id, stage=Stage.DRAFT, engine=eng, request=request, prompt_id=thread.id,
         milestone_id=ms.id if ms else None, user_id=user_id, params={"base_seed": base_seed, "n": n},

@@ -53,6 +53,7 @@ def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None
         seeds=[draft.seed if draft.seed is not None else 0], width=width, height=height, steps=steps,
         init_image=image, strength=strength,
     )
+    request = eng.prepare(request)  # validate before anything is written or shown
     return RenderPlan(
         project_id=draft.project_id, stage=Stage.FINAL, engine=eng, request=request, prompt_id=thread.id,
         milestone_id=ms_id, user_id=user_id, parent_ids=[draft.id], override=override,

@@ -96,6 +96,9 @@ def target_size(
         raise InvalidInput(
             "give either a factor or a target long edge", field="to", fix="use --to 2k, --to 4k or --to 2 (a factor)"
         )
+    for value in (scale, long_edge):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InvalidInput(f"{value!r} is not a number", field="to", fix="use 2k, 4k or a factor such as 2")
     source_long = max(width, height)
     if long_edge is not None:
         factor = long_edge / source_long

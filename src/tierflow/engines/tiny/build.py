@@ -10,6 +10,8 @@ from pathlib import Path
 from tierflow.engines.tiny.tokenizer import write_clip_tokenizer
 
 SEED = 20261122  # fixed: every machine builds identical tiny weights
+BUILD_VERSION = "2"  # bump when a builder changes: older folders are rebuilt
+MARKER = "tierflow-build.txt"
 TEXT_DIM = 32
 
 
@@ -147,6 +149,9 @@ def build_tiny_sdxl(folder: Path) -> None:
 def _save_atomically(pipe, staging: Path, folder: Path) -> None:
     """``save_pretrained`` into a staging folder, then rename: a crash never leaves half a model."""
     pipe.save_pretrained(staging, safe_serialization=True)
+    (staging / MARKER).write_text(BUILD_VERSION)
+    if folder.exists():
+        shutil.rmtree(folder)  # an outdated build (the lock is held by the caller)
     try:
         os.replace(staging, folder)
     except OSError:
@@ -160,11 +165,17 @@ BUILDERS = {"tiny-sd": build_tiny_sd, "tiny-sdxl": build_tiny_sdxl}
 def ensure_built(models_dir: Path, name: str) -> Path:
     """The folder of tiny model ``name``, building it on first use."""
     folder = models_dir / name
-    if not (folder / "model_index.json").exists():
+    if not is_current(folder):
         models_dir.mkdir(parents=True, exist_ok=True)
         from filelock import FileLock
 
         with FileLock(str(models_dir / f".{name}.lock")):
-            if not (folder / "model_index.json").exists():
+            if not is_current(folder):
                 BUILDERS[name](folder)
     return folder
+
+
+def is_current(folder: Path) -> bool:
+    """Built completely, by this version of the builders."""
+    marker = folder / MARKER
+    return (folder / "model_index.json").exists() and marker.exists() and marker.read_text() == BUILD_VERSION

@@ -13,7 +13,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tierflow.engines.tiny.build import SEED, TEXT_DIM, _save_atomically, _text_encoder, _vae, write_clip_tokenizer
+from tierflow.engines.tiny.build import (
+    SEED,
+    TEXT_DIM,
+    _save_atomically,
+    _text_encoder,
+    _vae,
+    is_current,
+    write_clip_tokenizer,
+)
 
 ESRGAN_FILE = "model.safetensors"
 ESRGAN_SCALE = 4
@@ -89,18 +97,23 @@ def build_tiny_esrgan(folder: Path) -> None:
 
 
 BUILDERS = {"tiny-sd-inpaint": build_tiny_sd_inpaint, "tiny-esrgan": build_tiny_esrgan}
-MARKERS = {"tiny-sd-inpaint": "model_index.json", "tiny-esrgan": ESRGAN_FILE}
+
+
+def _is_built(folder: Path) -> bool:
+    # The inpainting pipeline shares build.py's VAE/text encoder, so it follows build.py's version.
+    if folder.name == "tiny-esrgan":
+        return (folder / ESRGAN_FILE).exists()
+    return is_current(folder)
 
 
 def ensure_built_extra(models_dir: Path, name: str) -> Path:
     """The folder of tiny model ``name`` (``tiny-sd-inpaint`` or ``tiny-esrgan``), built on first use."""
     folder = models_dir / name
-    marker = MARKERS[name]
-    if not (folder / marker).exists():
+    if not _is_built(folder):
         models_dir.mkdir(parents=True, exist_ok=True)
         from filelock import FileLock
 
         with FileLock(str(models_dir / f".{name}.lock")):
-            if not (folder / marker).exists():
+            if not _is_built(folder):
                 BUILDERS[name](folder)
     return folder

@@ -8,8 +8,8 @@ from pathlib import Path
 # Frequent English pairs, so prompts tokenize into a few sub-words rather than bare letters.
 _MERGES = [
     ("t", "h"), ("e", "r"), ("i", "n"), ("a", "n"), ("o", "n"), ("r", "e"), ("e", "n</w>"),
-    ("th", "e</w>"), ("i", "ng</w>"), ("n", "g</w>"), ("a", "t"), ("o", "r"), ("e", "s</w>"),
-    ("s", "t"), ("a", "r"), ("l", "i"), ("g", "h"), ("c", "o"), ("d", "</w>"), ("e", "d</w>"),
+    ("th", "e</w>"), ("n", "g</w>"), ("i", "ng</w>"), ("a", "t"), ("o", "r"), ("e", "s</w>"),
+    ("s", "t"), ("a", "r"), ("l", "i"), ("g", "h"), ("c", "o"), ("e", "d</w>"),
 ]
 
 
@@ -40,11 +40,14 @@ def write_clip_tokenizer(folder: Path, max_length: int = 77) -> int:
     (folder / "merges.txt").write_text(merges)
     from transformers import CLIPTokenizer
 
+    # transformers 5 takes the vocabulary and merges themselves (it ignores *_file arguments).
     tok = CLIPTokenizer(
-        vocab_file=str(folder / "vocab.json"),
-        merges_file=str(folder / "merges.txt"),
+        vocab=vocab,
+        merges=list(_MERGES),
         model_max_length=max_length,
         pad_token="<|endoftext|>",
     )
+    if tok.tokenize("the")[0] == tok.unk_token:  # pragma: no cover - guards a library API change
+        raise RuntimeError("the tiny CLIP tokenizer did not take its vocabulary")
     tok.save_pretrained(folder)
     return len(vocab)

@@ -57,7 +57,7 @@ class FakeGemini(LoopbackServer):
             return _error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
         model = match.group("model")
         prompt = " ".join(p.get("text", "") for p in parts if isinstance(p, dict))
-        prompt_tokens = max(1, len(prompt.split())) + 258 * sum(1 for p in parts if "inlineData" in p)
+        prompt_tokens = max(1, len(prompt.split())) + 258 * len(inline_images(parts))
         if behaviour == "blocked":
             return Reply.json(200, {
                 "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
@@ -109,6 +109,23 @@ class FakeGemini(LoopbackServer):
         if behaviour == "slow":
             reply.delay = self.slow_seconds
         return reply
+
+
+def inline_images(parts: list) -> list[dict]:
+    """The inline image blobs of a request's parts (proto JSON accepts camelCase and snake_case keys;
+    google-genai 3.x sends ``inlineData`` with ``mime_type`` inside, and URL-safe base64 data)."""
+    blobs = [p.get("inlineData") or p.get("inline_data") for p in parts if isinstance(p, dict)]
+    return [
+        {"mime_type": b.get("mimeType") or b.get("mime_type"), "bytes": _b64(b.get("data") or "")}
+        for b in blobs
+        if isinstance(b, dict)
+    ]
+
+
+def _b64(text: str) -> bytes:
+    """Standard or URL-safe base64, padded or not."""
+    text = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
 def _error(code: int, message: str, status: str, **headers: str) -> Reply:

@@ -1,0 +1,32 @@
+# Two commands for a fresh machine:  `make studio`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tierflow-installed
+
+.PHONY: studio demo test install bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch and torchvision as a matched pair (spandrel needs torchvision).
+	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install -q -e ".[local,server,hosted,postgres,scale,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+studio: $(STAMP)  ## install, then run the web studio + REST API on http://127.0.0.1:8765
+	$(BIN)/tierflow studio
+
+demo: $(STAMP)  ## install, then run a scripted end-to-end session in the terminal
+	$(BIN)/tierflow demo
+
+test: $(STAMP)  ## install, then run the whole test suite (offline)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
