@@ -35,10 +35,13 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json({"engines": rows, "defaults": defaults, "notices": svc.engines.notices})
             return
-        table = Table("engine", "tier", "kind", "pipeline", "repo", "revision", "availability", "default")
+        table = Table()
+        for col in ("engine", "tier", "kind", "default", "revision"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("availability", overflow="fold")
         for r in rows:
-            table.add_row(r["id"], r["tier"], r["kind"], r["pipeline"], r["repo"] or "-",
-                          (r["revision"] or "-")[:12], r["availability"], "✓" if r["default"] else "")
+            table.add_row(r["id"], r["tier"], r["kind"], "✓" if r["default"] else "", (r["revision"] or "-")[:10],
+                          r["availability"])
         console.print(table)
         for note in svc.engines.notices:
             console.print(f"[yellow]note:[/] {note}")

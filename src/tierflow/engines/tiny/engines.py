@@ -7,7 +7,9 @@ from pathlib import Path
 from tierflow.engines.local.diffusers_base import LocalPreset
 from tierflow.engines.local.stable_diffusion import StableDiffusionEngine
 from tierflow.engines.local.stable_diffusion_xl import StableDiffusionXLEngine
+from tierflow.engines.local.wan_video import WanImageToVideoEngine
 from tierflow.engines.tiny.build import ensure_built
+from tierflow.engines.tiny.build_video import ensure_built_video
 
 
 class _TinyMixin:
@@ -32,3 +34,14 @@ class TinyStableDiffusionXLEngine(_TinyMixin, StableDiffusionXLEngine):
     def __init__(self, preset: LocalPreset, models_dir: Path, **kwargs) -> None:
         super().__init__(preset, **kwargs)
         self.models_dir = models_dir
+
+
+class TinyWanImageToVideoEngine(WanImageToVideoEngine):
+    """A tiny-weight Wan 2.2 image-to-video pipeline, built on first use."""
+
+    def __init__(self, preset: LocalPreset, models_dir: Path, **kwargs) -> None:
+        super().__init__(preset, **kwargs)
+        self.models_dir = models_dir
+
+    def _ensure_weights(self) -> None:
+        ensure_built_video(self.models_dir)
