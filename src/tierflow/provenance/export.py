@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from tierflow.domain.errors import InvalidInput
-from tierflow.provenance.png import encode_png
+from tierflow.provenance.png import COMPOSITE_STAGES, encode_png
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ def export_asset(services: Services, asset_id: str, out: Path) -> dict[str, Any]
         repo = AssetsRepo(s)
         asset = repo.get(asset_id)
         ancestors = repo.ancestors(asset.id)
+        ancestor_stages = [repo.row(a).stage for a in ancestors]
     if out.exists() and out.is_dir():
         out = out / f"{asset.id}.{asset.format}"
     if out.suffix.lower().lstrip(".") != asset.format:
@@ -42,7 +43,11 @@ def export_asset(services: Services, asset_id: str, out: Path) -> dict[str, Any]
                    "stage": asset.stage.value, "parent_ids": asset.parent_ids, "ancestors": ancestors,
                    "engine_id": asset.engine_id, "seed": asset.seed, "review": asset.review.value,
                    "sha256_of_stored": asset.sha256}
-        data = encode_png(image, stage=asset.stage.value, parameters=asset.params, lineage=lineage,
+        # The IPTC source type follows the nearest edit in the lineage: an upscale of an inpainted
+        # image is still a composite.
+        source_stage = next((st for st in [asset.stage.value, *ancestor_stages] if st in COMPOSITE_STAGES),
+                            asset.stage.value)
+        data = encode_png(image, stage=source_stage, parameters=asset.params, lineage=lineage,
                           compress_level=6)
     elif asset.kind == "video":
         sidecar = out.with_suffix(out.suffix + ".json")

@@ -1,11 +1,15 @@
 """Storing one finished output: encode with provenance, write the blob, then the asset row.
 
-The asset id is chosen before encoding so the PNG's lineage chunk can name it. When the row
-cannot be written, a blob this call created is deleted again, so nothing is left behind.
+Encoding (the costly part: PNG compression) is separated from storing so the runner can encode
+on a small thread pool while the engine renders the next output; blobs and rows are still
+written in output order. The asset id is chosen before encoding so the PNG's lineage chunk can
+name it. When the row cannot be written, a blob this call created is deleted again.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tierflow import __version__
@@ -18,6 +22,19 @@ from tierflow.storage.assets_repo import AssetsRepo
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
     from tierflow.stages.runner import RenderPlan
+
+
+@dataclass
+class Encoded:
+    """An output ready to store: its bytes, digest and row fields."""
+
+    asset_id: str
+    data: bytes
+    sha256: str
+    kind: str
+    fmt: str
+    out: Rendered
+    params: dict[str, Any]
 
 
 def asset_params(plan: RenderPlan, out: Rendered, info: EngineInfo) -> dict[str, Any]:
@@ -36,8 +53,8 @@ def asset_params(plan: RenderPlan, out: Rendered, info: EngineInfo) -> dict[str,
     return params
 
 
-def persist_output(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,
-                   info: EngineInfo) -> Asset:
+def encode_output(plan: RenderPlan, generation_id: str, out: Rendered, info: EngineInfo) -> Encoded:
+    """CPU-only work, safe on a worker thread: parameters, lineage chunk, PNG bytes, sha256."""
     params = asset_params(plan, out, info)
     if plan.after_output is not None:
         plan.after_output(out, params)
@@ -58,19 +75,31 @@ def persist_output(services: Services, plan: RenderPlan, generation_id: str, out
         assert out.video_bytes is not None, "an engine output carries an image or a video"
         data = out.video_bytes
         kind, fmt = "video", out.video_format
-    sha, created = services.blobs.put(data, fmt)
+    return Encoded(asset_id, data, hashlib.sha256(data).hexdigest(), kind, fmt, out, params)
+
+
+def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
+    """Write the blob, then the row in its own transaction; undo the blob if the row fails."""
+    sha, created = services.blobs.put(enc.data, enc.fmt)
+    out = enc.out
     try:
         with services.db.transaction() as s:
             return AssetsRepo(s).add(
-                project_id=plan.project_id, generation_id=generation_id, stage=plan.stage, kind=kind, fmt=fmt,
-                width=out.width, height=out.height, sha256=sha, size_bytes=len(data), seed=out.seed,
-                engine_id=info.id, prompt_id=plan.prompt_id, prompt_text=plan.request.prompt, params=params,
-                parent_ids=list(plan.parent_ids), asset_id=asset_id,
+                project_id=plan.project_id, generation_id=generation_id, stage=plan.stage, kind=enc.kind,
+                fmt=enc.fmt, width=out.width, height=out.height, sha256=sha, size_bytes=len(enc.data),
+                seed=out.seed, engine_id=info.id, prompt_id=plan.prompt_id, prompt_text=plan.request.prompt,
+                params=enc.params, parent_ids=list(plan.parent_ids), asset_id=enc.asset_id,
             )
     except BaseException:
         if created:
             with services.db.read() as s:
                 in_use = AssetsRepo(s).sha_in_use(sha)
             if not in_use:
-                services.blobs.delete(sha, fmt)
+                services.blobs.delete(sha, enc.fmt)
         raise
+
+
+def persist_output(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,
+                   info: EngineInfo) -> Asset:
+    """Encode and store one output on the calling thread."""
+    return store_encoded(services, plan, generation_id, encode_output(plan, generation_id, out, info), info)

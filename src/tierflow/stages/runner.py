@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ from tierflow.domain.errors import Cancelled, TierflowError
 from tierflow.domain.models import Asset, JobStatus, Stage
 from tierflow.engines.base import Engine, Progress, Rendered, RenderRequest
 from tierflow.stages.guard import Reservation
-from tierflow.stages.persist import persist_output
+from tierflow.stages.persist import encode_output, store_encoded
 from tierflow.stages.recovery import process_owner
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from tierflow.bootstrap import Services
 
 log = logging.getLogger(__name__)
+
+# PNG compression releases the GIL: encoding output i overlaps rendering output i+1.
+ENCODE_THREADS = 2
 
 
 @dataclass
@@ -97,11 +102,23 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     assets: list[Asset] = []
     count = max(1, len(plan.request.seeds))
     started = time.perf_counter()
-    try:
-        for out in engine.render(plan.request, lambda p: emit(StageEvent("progress", gen.id, progress=p))):
-            asset = persist_output(services, plan, gen.id, out, info)
+    pending: deque[Future] = deque()
+
+    def store_ready(block: bool) -> None:
+        # Store encoded outputs in render order, as soon as the oldest one is ready.
+        while pending and (block or pending[0].done()):
+            asset = store_encoded(services, plan, gen.id, pending.popleft().result(), info)
             assets.append(asset)
             emit(StageEvent("asset", gen.id, asset=asset))
+
+    try:
+        with ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="tierflow-encode") as pool:
+            try:
+                for out in engine.render(plan.request, lambda p: emit(StageEvent("progress", gen.id, progress=p))):
+                    pending.append(pool.submit(encode_output, plan, gen.id, out, info))
+                    store_ready(block=len(pending) > ENCODE_THREADS)
+            finally:
+                store_ready(block=True)  # outputs that were finished before a failure are kept
     except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt must refund too
         error = exc if isinstance(exc, TierflowError) else None
         status = JobStatus.CANCELLED if isinstance(exc, (Cancelled, KeyboardInterrupt)) else JobStatus.FAILED

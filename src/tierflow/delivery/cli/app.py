@@ -8,7 +8,7 @@ import click
 import typer
 
 from tierflow import __version__
-from tierflow.delivery.cli import engines, gallery, projects, render, review
+from tierflow.delivery.cli import engines, gallery, models, projects, render, review
 from tierflow.delivery.cli.output import State, emit_json, err
 from tierflow.domain.errors import TierflowError
 
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(projects.app, name="project")
+app.add_typer(models.app, name="models")
 render.register(app)
 review.register(app)
 gallery.register(app)

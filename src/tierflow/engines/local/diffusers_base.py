@@ -137,7 +137,8 @@ class DiffusersImageEngine(Engine):
                 dtype = pick_dtype(device, self.preset.dtype)
                 cls = getattr(diffusers, self.pipeline_class)
                 kwargs: dict[str, Any] = {"dtype": dtype}
-                if self.preset.variant and device != "cpu":
+                if self.preset.variant:
+                    # fp16 files are what `tierflow models pull` fetches; on the CPU they are upcast.
                     kwargs["variant"] = self.preset.variant
                 pipe = loading.load_pipeline(
                     cls, self.preset.repo, self.preset.revision, offline=self.offline, **kwargs
