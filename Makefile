@@ -23,6 +23,7 @@ demo: $(STAMP)  ## install, then run a scripted end-to-end session in the termin
 	$(BIN)/tierflow demo
 
 test: $(STAMP)  ## install, then run the whole test suite (offline)
+	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

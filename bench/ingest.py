@@ -110,7 +110,7 @@ def main() -> None:
     t = time.perf_counter()
     for i in range(args.n):
         encode_png(images[i % 16], stage="draft", parameters={"prompt": "x", "seed": i}, lineage={"i": i})
-    rows.append(("encode + provenance chunks (level 1)", args.n / (time.perf_counter() - t)))
+    rows.append(("encode + provenance chunks (level 1, RLE: what is stored)", args.n / (time.perf_counter() - t)))
 
     with tempfile.TemporaryDirectory() as home:
         svc = build(Settings(home=Path(home), preset="tiny"), guard=OpenGuard())

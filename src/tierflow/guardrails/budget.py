@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tierflow.bootstrap import Services
 
 SCOPES = ("project", "workspace", "milestone")
-_UNSET: Any = object()
+UNSET: Any = object()
 
 
 def local_user() -> str:
@@ -55,11 +55,13 @@ def check_credits(value: Any, field: str, *, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def _scope_key(s, project: ProjectRow, scope: str, milestone: str | None) -> ScopeKey:
+def _scope_key(s, project: ProjectRow, scope: str | None, milestone: str | None) -> ScopeKey:
+    scope = scope or ("milestone" if milestone else "project")
     if scope not in SCOPES:
         raise InvalidInput(f"unknown budget scope {scope!r}", field="scope", fix=f"use one of {', '.join(SCOPES)}")
-    if milestone is not None and scope != "milestone":
-        scope = "milestone"
+    if milestone and scope != "milestone":
+        raise InvalidInput(f"a milestone was named for the {scope} budget", field="milestone",
+                           fix="drop --milestone, or use the milestone's budget")
     if scope == "milestone":
         if not milestone:
             raise InvalidInput("a milestone budget needs a milestone", field="milestone", fix="pass --milestone NAME")
@@ -69,7 +71,7 @@ def _scope_key(s, project: ProjectRow, scope: str, milestone: str | None) -> Sco
     return ScopeKey(Scope.PROJECT, project.id)
 
 
-def grant_in_session(s, project: ProjectRow, amount: float, *, scope: str = "project", milestone: str | None = None,
+def grant_in_session(s, project: ProjectRow, amount: float, *, scope: str | None = None, milestone: str | None = None,
                      user_id: str | None = None, role: Role | str = Role.LEAD, note: str = "") -> ScopeKey:
     """Grant credits inside the caller's transaction (``project create --budget`` uses it)."""
     check_can_edit_policy(role)
@@ -81,7 +83,7 @@ def grant_in_session(s, project: ProjectRow, amount: float, *, scope: str = "pro
     return key
 
 
-def grant(services: Services, project: str, amount: float, *, scope: str = "project", milestone: str | None = None,
+def grant(services: Services, project: str, amount: float, *, scope: str | None = None, milestone: str | None = None,
           user_id: str | None = None, role: Role | str = Role.LEAD, note: str = "") -> dict[str, Any]:
     """Add ``amount`` credits to the project's, its workspace's or a milestone's budget; returns the balance."""
     with services.db.transaction() as s:
@@ -102,7 +104,7 @@ def set_daily_limit(services: Services, project: str, user: str, limit: float | 
     return budget_status(services, project, user=user)
 
 
-def budget_status(services: Services, project: str, *, scope: str = "project", milestone: str | None = None,
+def budget_status(services: Services, project: str, *, scope: str | None = None, milestone: str | None = None,
                   user: str | None = None) -> dict[str, Any]:
     """``{"granted", "reserved", "spent", "remaining", "unlimited", "warnings"}`` of one scope, and all of them."""
     with services.db.read() as s:
@@ -116,26 +118,24 @@ def budget_status(services: Services, project: str, *, scope: str = "project", m
         else:
             key = _scope_key(s, row, scope, milestone)
             chosen = repo.balance(key)
-        everything = (services.guard.status(s, row.id) or {}).get("balances") if hasattr(services.guard, "status") \
-            else None
-        warnings = warnings_for(chosen, policy.low_credit_threshold)
         status = services.guard.status(s, row.id) or {}
+        warnings = warnings_for(chosen, policy.low_credit_threshold)
         warnings += [w for w in status.get("warnings", []) if w not in warnings]
     return {
         "project": row.name,
         "scope": chosen.scope.value,
         "scope_id": chosen.scope_id,
-        "granted": chosen.budget if not chosen.unlimited else chosen.granted,
+        "granted": chosen.granted,
         "reserved": chosen.reserved,
         "spent": chosen.spent,
         "remaining": chosen.remaining,
         "unlimited": chosen.unlimited,
         "warnings": warnings,
-        "scopes": everything or [],
+        "scopes": status.get("balances", []),
     }
 
 
-def set_policy(services: Services, project: str, *, min_drafts: int | None = None, final_cap: Any = _UNSET,
+def set_policy(services: Services, project: str, *, min_drafts: int | None = None, final_cap: Any = UNSET,
                low_credit_threshold: float | None = None, role: Role | str = Role.LEAD,
                user_id: str | None = None, reason: str = "") -> dict[str, Any]:
     """Change a project's policy (only the settings given; ``final_cap=None`` removes the cap)."""
@@ -145,7 +145,7 @@ def set_policy(services: Services, project: str, *, min_drafts: int | None = Non
         changes: dict[str, Any] = {}
         if min_drafts is not None:
             changes["min_drafts"] = min_drafts
-        if final_cap is not _UNSET:
+        if final_cap is not UNSET:
             changes["final_cap"] = final_cap
         if low_credit_threshold is not None:
             changes["low_credit_threshold"] = low_credit_threshold

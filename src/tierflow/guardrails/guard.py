@@ -126,8 +126,11 @@ class LedgerGuard:
         caps = engine.capabilities()
         task = caps.tasks[0]
         width, height = caps.default_size
+        if task == UPSCALE_TASK and not (width and height):
+            width, height = 512, 512  # upscalers have no output size of their own: price a 512² source
+        frames = getattr(engine, "default_frames", None) or caps.max_frames or None
         request = RenderRequest(task=task, width=width, height=height, steps=caps.default_steps,
-                                frames=caps.max_frames or None, scale=caps.scale or None)
+                                frames=frames if task == VIDEO_TASK else None, scale=caps.scale or None)
         try:
             credits = float(estimate(request)) if not by_table else price_request(
                 self.prices, engine.id, engine.tier, request)

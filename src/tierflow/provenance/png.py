@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -66,15 +67,17 @@ def encode_png(image: Image.Image, *, stage: str, parameters: dict[str, Any], li
                compress_level: int = 1) -> bytes:
     """PNG bytes of ``image`` with all three provenance chunks.
 
-    ``compress_level=1``: drafts arrive at GPU rate; level 1 is several times faster than the
-    default 6 for ~10-20 % larger files (see bench/ingest.py).
+    Stored blobs use zlib level 1 with the run-length strategy: drafts arrive at GPU rate, and on
+    photo-like 512² images this is ~3.5x faster than Pillow's default level 6 and still smaller
+    than plain level 1 (see bench/ingest.py). Exports use level 6.
     """
     info = PngInfo()
     info.add_text("parameters", a1111_parameters(parameters))
     info.add_itxt("tierflow", json.dumps(lineage, sort_keys=True, default=str))
     info.add_itxt(XMP_KEY, xmp_packet(stage, parameters))
     buf = io.BytesIO()
-    image.save(buf, format="PNG", pnginfo=info, compress_level=compress_level)
+    strategy = zlib.Z_RLE if compress_level <= 3 else zlib.Z_DEFAULT_STRATEGY
+    image.save(buf, format="PNG", pnginfo=info, compress_level=compress_level, compress_type=strategy)
     return buf.getvalue()
 
 

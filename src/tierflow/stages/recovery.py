@@ -47,6 +47,8 @@ def recover_stale_jobs(services: Services) -> int:
         rows = list(s.scalars(select(GenerationRow).where(GenerationRow.status.in_(
             [JobStatus.RUNNING.value, JobStatus.QUEUED.value]))))
         for row in rows:
+            if (row.params or {}).get("job"):
+                continue  # a durable job goes back to its queue instead: tierflow.jobs.durable.requeue_expired
             lease_over = row.lease_expires_at is not None and row.lease_expires_at.replace(tzinfo=t.tzinfo) < t
             if row.status == JobStatus.QUEUED.value and not lease_over:
                 continue  # waiting for a worker: not stale

@@ -12,6 +12,7 @@ finished and stored stay, are charged, and the rest of the reservation is refund
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tierflow.domain.errors import Cancelled, TierflowError
-from tierflow.domain.models import Asset, JobStatus, Stage
+from tierflow.domain.models import Asset, Generation, JobStatus, Stage
 from tierflow.engines.base import Engine, Progress, Rendered, RenderRequest
 from tierflow.stages.guard import Reservation
 from tierflow.stages.persist import encode_output, store_encoded
 from tierflow.stages.recovery import process_owner
 from tierflow.storage.assets_repo import AssetsRepo
-from tierflow.storage.generations_repo import GenerationsRepo
+from tierflow.storage.generations_repo import GenerationsRepo, to_generation
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # PNG compression releases the GIL: encoding output i overlaps rendering output i+1.
-ENCODE_THREADS = 2
+ENCODE_THREADS = max(2, min(8, os.cpu_count() or 2))
 
 
 @dataclass
@@ -78,8 +79,13 @@ class StageResult:
     warnings: list[str]
 
 
-def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None) -> StageResult:
-    """Run ``plan`` through the one stage shape; raise the domain error on failure."""
+def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None, *,
+             generation_id: str | None = None) -> StageResult:
+    """Run ``plan`` through the one stage shape; raise the domain error on failure.
+
+    ``generation_id``: a durable job's row (admitted and reserved when it was queued, claimed by a
+    worker); its outputs already stored by an earlier attempt count towards this run.
+    """
     emit = on_event or (lambda _e: None)
     engine = plan.engine
     plan.request = engine.prepare(plan.request)
@@ -88,19 +94,23 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     job_params = {**plan.request.params(), **plan.params, "engine": info.to_dict()}
     job_params["engine"].pop("description", None)
 
-    with services.db.transaction() as s:
-        gen = GenerationsRepo(s).create(
-            project_id=plan.project_id, stage=plan.stage, engine_id=engine.id, params=job_params,
-            prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
-        )
-        reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
-        row = GenerationsRepo(s).row(gen.id)
-        row.reservation_id = reservation.id
-        row.lease_owner = process_owner()
+    prior = 0
+    if generation_id is not None:
+        gen, reservation, credits, prior = _resume(services, plan, generation_id, job_params)
+    else:
+        with services.db.transaction() as s:
+            gen = GenerationsRepo(s).create(
+                project_id=plan.project_id, stage=plan.stage, engine_id=engine.id, params=job_params,
+                prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
+            )
+            reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
+            row = GenerationsRepo(s).row(gen.id)
+            row.reservation_id = reservation.id
+            row.lease_owner = process_owner()
     emit(StageEvent("started", gen.id, credits=credits, warnings=list(reservation.warnings)))
 
     assets: list[Asset] = []
-    count = max(1, len(plan.request.seeds))
+    count = prior + max(1, len(plan.request.seeds))
     started = time.perf_counter()
     pending: deque[Future] = deque()
 
@@ -122,11 +132,11 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt must refund too
         error = exc if isinstance(exc, TierflowError) else None
         status = JobStatus.CANCELLED if isinstance(exc, (Cancelled, KeyboardInterrupt)) else JobStatus.FAILED
-        spent = credits * len(assets) / count
+        spent = credits * (prior + len(assets)) / count
         with services.db.transaction() as s:
-            GenerationsRepo(s).finish(gen.id, status, outputs=len(assets), credits=spent,
+            GenerationsRepo(s).finish(gen.id, status, outputs=prior + len(assets), credits=spent,
                                       error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            if assets:
+            if prior or assets:
                 services.guard.settle(s, plan, reservation, spent)
             else:
                 services.guard.refund(s, plan, reservation)
@@ -135,7 +145,7 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
         emit(StageEvent("failed", gen.id, error=error, credits=spent))
         raise
     with services.db.transaction() as s:
-        GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=len(assets), credits=credits)
+        GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=prior + len(assets), credits=credits)
         services.guard.settle(s, plan, reservation, credits)
         warnings = list(reservation.warnings)
         status = services.guard.status(s, plan.project_id)
@@ -143,6 +153,17 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
     emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
     return StageResult(gen.id, assets, credits, warnings)
+
+
+def _resume(services: Services, plan: RenderPlan, generation_id: str,
+            job_params: dict[str, Any]) -> tuple[Generation, Reservation, float, int]:
+    """A claimed job's row, its reservation (taken at enqueue), its price and its stored outputs."""
+    with services.db.transaction() as s:
+        row = GenerationsRepo(s).row(generation_id)
+        row.params = {**(row.params or {}), **job_params}
+        row.engine_id = plan.engine.id
+        prior = AssetsRepo(s).count(generation_id=generation_id)
+        return to_generation(row), Reservation(row.reservation_id, row.credits), row.credits, prior
 
 
 def plan_assets(services: Services, asset_ids: list[str]) -> list[Asset]:

@@ -13,6 +13,7 @@ from tierflow.domain.errors import NotFound
 from tierflow.domain.ids import check_id, new_id
 from tierflow.domain.models import Asset, Review, ReviewState, Stage
 from tierflow.storage.clock import aware, now
+from tierflow.storage.search import prompt_prefilter
 from tierflow.storage.tables import AssetParentRow, AssetRow, ReviewRow
 
 
@@ -104,6 +105,9 @@ class AssetsRepo:
             for word in q.search.split():
                 escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 stmt = stmt.where(AssetRow.prompt_text.ilike(f"%{escaped}%", escape="\\"))
+            prefilter = prompt_prefilter(self.s, q.search)  # indexed superset; the ILIKEs stay the definition
+            if prefilter is not None:
+                stmt = stmt.where(prefilter)
         if q.before:
             ts, last_id = q.before
             stmt = stmt.where((AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))

@@ -154,6 +154,7 @@ class BudgetPublic(BaseModel):
     remaining: float | None
     unlimited: bool
     warnings: list[str]
+    balances: list[dict[str, Any]] = []
 
 
 # -- converters -----------------------------------------------------------------------------

@@ -9,6 +9,11 @@ import typer
 
 from tierflow import __version__
 from tierflow.delivery.cli import engines, gallery, models, projects, render, review
+from tierflow.delivery.cli import guardrails
+from tierflow.delivery.cli import production
+from tierflow.delivery.cli import users
+from tierflow.delivery.cli import worker
+from tierflow.delivery.cli import studio
 from tierflow.delivery.cli.output import State, emit_json, err
 from tierflow.domain.errors import TierflowError
 
@@ -21,10 +26,15 @@ app = typer.Typer(
 )
 app.add_typer(projects.app, name="project")
 app.add_typer(models.app, name="models")
+app.add_typer(users.app, name="user")
 render.register(app)
 review.register(app)
+production.register(app)
 gallery.register(app)
 engines.register(app)
+studio.register(app)
+guardrails.register(app)
+worker.register(app)
 
 
 @app.command()

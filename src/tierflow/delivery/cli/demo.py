@@ -53,13 +53,44 @@ def run_demo(json_out: bool) -> dict:
     if drift:
         say(f"   drift from draft: {drift.get('overall')} ({drift.get('label')})")
 
+    review(svc, final.id, "keep", seconds=4.0)
+    made = _production(svc, final, say, json_out)
+
     exports = svc.settings.home / "exports"
     exports.mkdir(exist_ok=True)
     out = export_asset(svc, final.id, exports / f"{final.id}.png")
-    say(f"[bold]5. export[/] {out['path']} (PNG with parameters, lineage and IPTC source type)")
-    say(f"[bold]6. lineage[/] `tierflow lineage {final.id}`: {drafts[0].id} → {final.id}")
-    summary = {"project": project.name, "drafts": [a.id for a in drafts], "final": final.id,
+    say(f"[bold]9. export[/] {out['path']} (PNG with parameters, lineage and IPTC source type)")
+    say(f"[bold]10. lineage[/] `tierflow lineage {made['overlay']}`: {drafts[0].id} → {final.id} → "
+        f"{made['cleanup']} → {made['upscale']} → {made['overlay']}")
+    summary = {"project": project.name, "drafts": [a.id for a in drafts], "final": final.id, **made,
                "export": str(out["path"]), "tiny": tiny, "engines": {"draft": draft_engine, "final": final_engine}}
     if json_out:
         emit_json(summary)
     return summary
+
+
+def _production(svc, final, say, json_out: bool) -> dict:
+    """Steps 5-8: outpaint, upscale, a short clip and a text overlay, each a child of the one before."""
+    from tierflow.imaging.typography import TextLayer
+    from tierflow.stages.cleanup import plan_outpaint
+    from tierflow.stages.overlay import overlay
+    from tierflow.stages.runner import run_plan
+    from tierflow.stages.upscale import plan_upscale
+    from tierflow.stages.video import plan_video
+
+    def run(label, plan):
+        with render_progress(label, 1, quiet=json_out) as on_event:
+            return run_plan(svc, plan, on_event).assets[0]
+
+    cleaned = run("outpaint", plan_outpaint(svc, final.id, right=32))
+    say(f"[bold]5. outpaint[/] 32 px on the right: {cleaned.width}x{cleaned.height}, "
+        f"unmasked pixels moved by at most {cleaned.params.get('unmasked_max_delta')}")
+    upscaled = run("upscale", plan_upscale(svc, cleaned.id, "x2"))
+    say(f"[bold]6. upscale[/] x2: {upscaled.width}x{upscaled.height}")
+    clip = run("video", plan_video(svc, upscaled.id, "slow push-in, waves rolling", frames=5, fps=8))
+    drift = clip.params.get("frame_drift") or {}
+    say(f"[bold]7. video[/] {clip.width}x{clip.height}, 5 frames; frame drift max {drift.get('max')} "
+        f"({drift.get('label')}), flicker max {(clip.params.get('flicker') or {}).get('max')}")
+    layered = overlay(svc, upscaled.id, TextLayer(text="LAUNCH DAY", position="bottom", stroke_width=2)).assets[0]
+    say(f"[bold]8. overlay[/] \"LAUNCH DAY\" as a new asset {layered.id}; {upscaled.id} is untouched")
+    return {"cleanup": cleaned.id, "upscale": upscaled.id, "video": clip.id, "overlay": layered.id}

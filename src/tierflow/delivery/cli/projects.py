@@ -26,6 +26,7 @@ def create(
     min_drafts: int = typer.Option(10, "--min-drafts", help="Draft-first: drafts a prompt thread needs before its first final."),
     final_cap: int = typer.Option(None, "--final-cap", help="Most final renders per milestone (default: no cap)."),
     private: bool = typer.Option(False, "--private", help="Only members can see it."),
+    budget: float = typer.Option(None, "--budget", help="Credits granted at creation (default: unlimited, still counted)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a project."""
@@ -40,6 +41,10 @@ def create(
     with services().db.transaction() as s:
         p = ProjectsRepo(s).create(name, description=description, min_drafts=min_drafts, final_cap=final_cap,
                                    private=private)
+        if budget is not None:
+            from tierflow.guardrails.budget import grant_in_session, local_user
+
+            grant_in_session(s, ProjectsRepo(s).row(p.id), budget, user_id=local_user(), note="project created")
     if json_out:
         emit_json({"project": project_dict(p)})
     else:

@@ -175,7 +175,9 @@
       else if (act) review(entry, act);
     });
     $("#cards").append(card);
-    if (state.focus < 0) setFocus(0, false);
+    // Drafting from the form hands the keyboard to the first card, so review starts at once.
+    const ae = document.activeElement;
+    if (state.focus < 0) setFocus(0, !ae || ae === document.body || form.contains(ae));
   }
 
   function setFocus(i, move = true) {
@@ -287,7 +289,7 @@
   // ---- wiring ------------------------------------------------------------------------------------
   form.addEventListener("submit", startDraft);
   projectSel.addEventListener("change", projectChanged);
-  $("#new-project-btn").addEventListener("click", () => { const f = $("#new-project"); f.hidden = !f.hidden; if (!f.hidden) $("#new-project-name").focus(); });
+  $("#new-project-btn").addEventListener("click", () => { $("#new-project").hidden = false; $("#new-project-name").focus(); });
   $("#create-project-btn").addEventListener("click", createProject);
   $("#new-project-name").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); createProject(); } });
   $("#cancel-btn").addEventListener("click", cancelJob);

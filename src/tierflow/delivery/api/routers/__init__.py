@@ -1,0 +1,1 @@
+"""One router per REST resource, all under /api/v1."""

@@ -1,0 +1,133 @@
+"""/assets: the gallery (filters, prompt search, keyset paging), one asset's family, its file and export."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from tierflow.delivery.api import auth, refs
+from tierflow.delivery.api.deps import ReadSessionDep, ServicesDep
+from tierflow.delivery.api.schemas import AssetPage, asset_public
+from tierflow.domain.errors import InvalidInput
+from tierflow.domain.ids import check_id
+from tierflow.domain.models import Asset, ReviewState, Stage
+from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
+
+router = APIRouter(prefix="/assets", tags=["assets"])
+
+MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4", "webp": "image/webp", "jpg": "image/jpeg"}
+
+
+@router.get("", response_model=AssetPage)
+def list_assets(
+    session: ReadSessionDep,
+    principal: auth.PrincipalDep,
+    project: str | None = Query(None, max_length=200),
+    search: str | None = Query(None, max_length=200, description="Words that must all appear in the prompt."),
+    stage: Stage | None = None,
+    state: ReviewState | None = None,
+    engine: str | None = Query(None, max_length=80),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page."),
+) -> dict[str, Any]:
+    """Assets newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    query = GalleryQuery(
+        project_id=refs.project(session, project).id if project else None,
+        search=search.strip() or None if search else None, stage=stage, review=state, engine_id=engine,
+        since=_utc(since), until=_utc(until), limit=limit + 1, before=decode_cursor(cursor) if cursor else None,
+    )
+    assets = AssetsRepo(session).gallery(query)
+    more = len(assets) > limit
+    assets = assets[:limit]
+    ids = auth.readable_ids(session, principal)  # a page may come back short; the cursor still moves on
+    return {"assets": [asset_public(a) for a in assets if auth.visible(ids, a.project_id)],
+            "next_cursor": encode_cursor(assets[-1]) if more and assets else None}
+
+
+@router.get("/{asset_id}")
+def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
+    """An asset, its ancestors (nearest first), its whole family tree and its reviews."""
+    repo = AssetsRepo(session)
+    asset = repo.get(asset_id)
+    ancestors = repo.ancestors(asset.id)
+    root = ancestors[-1] if ancestors else asset.id
+    reviews = [{"id": r.id, "state": r.state.value, "seconds": r.seconds, "user_id": r.user_id,
+                "created_at": r.created_at.isoformat()} for r in repo.reviews_of(asset.id)]
+    return {"asset": asset_public(asset), "ancestors": ancestors, "root": root,
+            "tree": _tree(repo.descendants_tree(root)), "reviews": reviews}
+
+
+@router.get("/{asset_id}/file", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
+def asset_file(asset_id: str, services: ServicesDep) -> FileResponse:
+    """The stored blob; served only from the blob store, by the sha256 the database records."""
+    asset = _asset(services, asset_id)
+    path = services.blobs.open_path(asset.sha256, asset.format)
+    # content-addressed: the bytes behind an asset id never change
+    return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
+                        headers={"Cache-Control": "private, max-age=31536000, immutable"})
+
+
+@router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+async def asset_export(asset_id: str, services: ServicesDep) -> Response:
+    """The asset with its provenance re-embedded (PNG chunks + XMP), as a download."""
+    check_id(asset_id, "asset")
+    data, asset = await run_in_threadpool(_export, services, asset_id)
+    return Response(data, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
+                    headers={"Content-Disposition": f'attachment; filename="{asset.id}.{asset.format}"'})
+
+
+# -- cursor ------------------------------------------------------------------------------------
+def encode_cursor(asset: Asset) -> str:
+    """An opaque cursor for keyset paging: (created_at, id) of the last asset shown."""
+    raw = f"{asset.created_at.astimezone(UTC).isoformat()}|{asset.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, asset_id = raw.split("|", 1)
+        when = datetime.fromisoformat(stamp)
+        check_id(asset_id, "cursor")
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidInput):
+        raise InvalidInput("the cursor is not one this API issued", field="cursor",
+                           fix="pass next_cursor from the previous page unchanged, or omit it") from None
+    return _utc(when), asset_id
+
+
+# -- internals ---------------------------------------------------------------------------------
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tree(node: dict[str, Any]) -> dict[str, Any]:
+    a = node["asset"]
+    return {"id": a.id, "stage": a.stage.value, "review": a.review.value, "file_url": asset_public(a)["file_url"],
+            "children": [_tree(c) for c in node["children"]]}
+
+
+def _asset(services, asset_id: str) -> Asset:
+    with services.db.read() as s:
+        return AssetsRepo(s).get(asset_id)
+
+
+def _export(services, asset_id: str) -> tuple[bytes, Asset]:
+    from tierflow.provenance.export import export_asset
+
+    asset = _asset(services, asset_id)
+    with tempfile.TemporaryDirectory(prefix="tierflow-export-") as tmp:
+        written = export_asset(services, asset.id, Path(tmp) / f"{asset.id}.{asset.format}")
+        return Path(written["path"]).read_bytes(), asset

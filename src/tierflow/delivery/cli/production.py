@@ -1,0 +1,214 @@
+"""`tierflow inpaint|outpaint|upscale|video|overlay|drift-check`: the stages after promote."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from rich.table import Table
+
+from tierflow.delivery.cli.context import services, show_notices
+from tierflow.delivery.cli.output import State, console, emit_json, render_progress, warn
+from tierflow.domain.errors import InvalidInput
+
+
+def _quote(svc, plan, json_out: bool) -> None:
+    credits = svc.guard.quote(plan)
+    if json_out:
+        emit_json({"credits": credits})
+    else:
+        console.print(f"{credits:g} credits ({plan.engine.id}, {plan.stage.value})")
+
+
+def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) -> None:
+    """Quote, or render with a progress bar and print the one asset (``{"asset": ...}`` with --json)."""
+    from tierflow.stages.runner import run_plan
+    from tierflow.stages.upscale import with_plan_warnings
+
+    svc = services()
+    show_notices()
+    if quote:
+        _quote(svc, plan, json_out)
+        return
+    with render_progress(f"{label} on {plan.engine.id}", 1, quiet=json_out) as on_event:
+        result = with_plan_warnings(plan, run_plan(svc, plan, on_event))
+    _print_asset(result, json_out, extra(result.assets[0]))
+
+
+def _print_asset(result, json_out: bool, extra: dict) -> None:
+    asset = result.assets[0]
+    if json_out:
+        emit_json({"asset": asset.to_dict(), "credits": result.credits, "warnings": result.warnings, **extra})
+        return
+    table = Table("asset", "stage", "size", "format", "parent", "engine")
+    table.add_row(asset.id, asset.stage.value, f"{asset.width}x{asset.height}", asset.format,
+                  ", ".join(asset.parent_ids), asset.engine_id)
+    console.print(table)
+    for key, value in extra.items():
+        if isinstance(value, dict) and "max" in value:
+            console.print(f"{key.replace('_', ' ')}: max {value['max']}, mean {value['mean']}")
+    warn(result.warnings)
+
+
+def _ints(value: str | None, n: int, name: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+    try:
+        numbers = tuple(int(p) for p in parts)
+    except ValueError:
+        numbers = ()
+    if len(numbers) != n:
+        shape = {2: "X,Y", 4: "X,Y,W,H"}[n]
+        raise InvalidInput(f"{value!r} is not {shape}", field=name, fix=f"write --{name} {shape} in px")
+    return numbers
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def inpaint(
+        asset: str = typer.Argument(..., help="The image asset to clean up."),
+        mask: str = typer.Option(..., "--mask", help="PNG the image's size: white = repaint, black = keep."),
+        prompt: str = typer.Option(..., "--prompt", help="What to paint in the masked area."),
+        strength: float = typer.Option(None, "--strength", help="(0, 1]; default 1 = repaint fully."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Cleanup engine id."),
+        seed: int = typer.Option(None, "--seed", help="Default: the source asset's seed."),
+        steps: int = typer.Option(None, "--steps"),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Repaint the masked part of an image; pixels outside the mask stay as they were."""
+        State.json = json_out
+        from tierflow.stages.cleanup import plan_inpaint
+
+        plan = plan_inpaint(services(), asset, mask, prompt, strength=strength, engine=engine, seed=seed,
+                            steps=steps)
+        _run(plan, "inpainting", json_out, quote,
+             lambda a: {"unmasked_max_delta": a.params.get("unmasked_max_delta")})
+
+    @app.command()
+    def outpaint(
+        asset: str = typer.Argument(..., help="The image asset to extend."),
+        left: int = typer.Option(0, "--left", help="px to add on the left."),
+        right: int = typer.Option(0, "--right", help="px to add on the right."),
+        top: int = typer.Option(0, "--top", help="px to add at the top."),
+        bottom: int = typer.Option(0, "--bottom", help="px to add at the bottom."),
+        prompt: str = typer.Option(None, "--prompt", help="What to paint in the new border (default: the asset's)."),
+        feather: int = typer.Option(8, "--feather", help="px the new border blends into the original."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Cleanup engine id."),
+        seed: int = typer.Option(None, "--seed"),
+        steps: int = typer.Option(None, "--steps"),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Extend the canvas by the given px per side and paint the new border."""
+        State.json = json_out
+        from tierflow.stages.cleanup import plan_outpaint
+
+        plan = plan_outpaint(services(), asset, left=left, right=right, top=top, bottom=bottom, prompt=prompt,
+                             feather=feather, engine=engine, seed=seed, steps=steps)
+        _run(plan, "outpainting", json_out, quote,
+             lambda a: {"unmasked_max_delta": a.params.get("unmasked_max_delta")})
+
+    @app.command()
+    def upscale(
+        asset: str = typer.Argument(..., help="The image asset to upscale."),
+        to: str = typer.Option("2k", "--to", help="2k (2048 px long edge), 4k (3840 px) or a factor: x2, 3."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Upscale engine id."),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Upscale in overlapping tiles; warns when the asset was never reviewed or cleaned."""
+        State.json = json_out
+        from tierflow.stages.upscale import plan_upscale
+
+        plan = plan_upscale(services(), asset, to, engine=engine)
+        _run(plan, f"upscaling to {to}", json_out, quote)
+
+    @app.command()
+    def video(
+        asset: str = typer.Argument(..., help="The hero image asset to animate."),
+        prompt: str = typer.Option(..., "--prompt", help="The motion: what moves and how."),
+        seconds: float = typer.Option(None, "--seconds", help="Clip length (default: the engine's)."),
+        frames: int = typer.Option(None, "--frames", help="Frame count instead of --seconds (4k+1 for Wan)."),
+        fps: int = typer.Option(None, "--fps", help="Frames per second (default: the engine's)."),
+        long_side: int = typer.Option(None, "--long-side", help="px of the clip's long side (default: the engine's)."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Video engine id."),
+        seed: int = typer.Option(None, "--seed"),
+        steps: int = typer.Option(None, "--steps"),
+        quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Render a short MP4 from an image; reports each frame's drift and the flicker."""
+        State.json = json_out
+        from tierflow.stages.video import plan_video
+
+        plan = plan_video(services(), asset, prompt, seconds=seconds, frames=frames, fps=fps, engine=engine,
+                          seed=seed, long_side=long_side, steps=steps)
+        _run(plan, "animating", json_out, quote,
+             lambda a: {"frame_drift": a.params.get("frame_drift"), "flicker": a.params.get("flicker")})
+
+    @app.command()
+    def overlay(
+        asset: str = typer.Argument(..., help="The image asset to put text on (it stays untouched)."),
+        text: str = typer.Option(..., "--text", help="The text; \\n breaks lines."),
+        font: str = typer.Option(None, "--font", help="A shipped font (DejaVuSans) or a .ttf/.otf path."),
+        size: int = typer.Option(None, "--size", help="px (default: the largest that fits)."),
+        color: str = typer.Option("#ffffff", "--color", help="#rrggbb, #rrggbbaa or a CSS name."),
+        position: str = typer.Option("center", "--position", help="center, top, bottom-left, ... or X,Y."),
+        box: str = typer.Option(None, "--box", help="X,Y,W,H: wrap and fit the text inside this box."),
+        stroke: int = typer.Option(0, "--stroke", help="Outline width in px."),
+        stroke_color: str = typer.Option("#000000", "--stroke-color"),
+        shadow: str = typer.Option(None, "--shadow", help="DX,DY: drop-shadow offset in px."),
+        shadow_color: str = typer.Option("#00000099", "--shadow-color"),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Composite text onto a copy of an image as a new asset; the layer spec is stored with it."""
+        State.json = json_out
+        from tierflow.imaging.typography import TextLayer
+        from tierflow.stages.compose import run_compose
+        from tierflow.stages.overlay import plan_overlay
+
+        point = _ints(position, 2, "position") if re.fullmatch(r"[\d,\s]+", position or "") else position
+        layer = TextLayer(text=text.replace("\\n", "\n"), font=font, size=size, color=color, position=point,
+                          box=_ints(box, 4, "box"), stroke_width=stroke, stroke_color=stroke_color,
+                          shadow_offset=_ints(shadow, 2, "shadow"), shadow_color=shadow_color)
+        result = run_compose(services(), plan_overlay(services(), asset, layer))
+        _print_asset(result, json_out, {})
+
+    @app.command("drift-check")
+    def drift_check(
+        project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
+        threshold: float = typer.Option(10.0, "--threshold", help="Flag drift above this (0-100; 10 = visible)."),
+        engine: str = typer.Option(None, "--engine", "-e", help="Re-render on this engine instead (a candidate)."),
+        limit: int = typer.Option(50, "--limit", help="At most this many saved pairs, newest first."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        """Re-render kept/starred prompt + seed pairs on the current engines; flag those that drifted."""
+        State.json = json_out
+        from tierflow.stages.drift_check import drift_check as run_check
+
+        svc = services()
+        show_notices()
+        if json_out:
+            report = run_check(svc, project, threshold=threshold, engine=engine, limit=limit)
+            emit_json(report)
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from tierflow.delivery.cli.output import err
+
+        with Progress(TextColumn("[bold]re-rendering"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
+            task = bar.add_task("check", total=None)
+            report = run_check(svc, project, threshold=threshold, engine=engine, limit=limit,
+                               on_item=lambda done, total, _a: bar.update(task, completed=done, total=total))
+        table = Table("asset", "stage", "seed", "drift", "label", "flag", "versions")
+        for item in report["items"]:
+            d = item["drift"]
+            table.add_row(item["asset_id"], item["stage"], str(item["seed"]), f"{d['overall']:.1f}", d["label"],
+                          "[red]DRIFTED[/]" if item["flagged"] else "ok",
+                          "changed" if item["versions_changed"] else "same")
+        console.print(table)
+        console.print(f"{report['checked']} checked, {report['flagged']} over {threshold:g}, "
+                      f"{len(report['skipped'])} skipped")
+        warn([f"{s['asset_id']} skipped: {s['reason']}" for s in report["skipped"]])

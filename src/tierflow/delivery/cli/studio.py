@@ -1,0 +1,66 @@
+"""`tierflow studio`: the web studio and the REST API on one local port."""
+
+from __future__ import annotations
+
+import typer
+
+from tierflow.delivery.cli.context import services, show_notices
+from tierflow.delivery.cli.output import State, console, emit_json, warn
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def studio(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+        port: int = typer.Option(8765, "--port", help="TCP port."),
+        json_out: bool = typer.Option(False, "--json", help="Print the URLs as JSON, then serve."),
+    ) -> None:
+        """Serve the web studio and the REST API (OpenAPI docs at /docs) until Ctrl+C."""
+        State.json = json_out
+        import uvicorn
+
+        from tierflow.delivery.api.app import create_app
+
+        _check_port(host, port)
+        svc = services()
+        show_notices()
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        tiny = (svc.settings.preset or "").lower() == "tiny"
+        notes = list(svc.engines.notices)
+        if tiny:
+            notes.append("TIERFLOW_PRESET=tiny: every tier renders with tiny random-weight models (noise images, "
+                         "for demos and tests)")
+        if host not in LOCAL_HOSTS:
+            notes.append(f"listening on {host}: anyone who can reach this machine can use the studio "
+                         "(there are no accounts yet)")
+        if json_out:
+            emit_json({"url": url, "api": f"{url}/api/v1", "docs": f"{url}/docs", "notices": notes})
+        else:
+            console.print(f"tierflow studio: [bold]{url}[/]   API {url}/api/v1   docs {url}/docs   (Ctrl+C stops)")
+            warn([n for n in notes if n not in svc.engines.notices])
+        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line (not a uvicorn traceback) when the port is invalid or taken."""
+    import socket
+
+    from tierflow.domain.errors import InvalidInput
+
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"{port} is not a TCP port", field="port", fix="use 1..65535, e.g. --port 8765")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise InvalidInput(f"{host!r} is not an address of this machine", field="host",
+                           fix="use 127.0.0.1 (this machine) or 0.0.0.0 (every interface)") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise InvalidInput(f"cannot listen on {host}:{port} ({e.strerror})", field="port",
+                               fix="choose another --port, or stop what is using it") from None

@@ -1,0 +1,91 @@
+"""A real `tierflow worker` process, SIGKILLed mid-render: the job goes back to the queue, nothing
+half-written is left, and a second worker finishes it on the same generation row."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tierflow.guardrails.budget import budget_status
+from tierflow.jobs.durable import enqueue, requeue_expired
+from tierflow.storage.generations_repo import GenerationsRepo
+from tierflow.storage.tables import AssetRow
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 4
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)  # TIERFLOW_HOME / _PRESET / _DATABASE_URL come from the `home` fixture
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def _assets(services, gen_id: str) -> list[AssetRow]:
+    with services.db.read() as s:
+        return list(s.scalars(select(AssetRow).where(AssetRow.generation_id == gen_id)))
+
+
+def _blob_shas(services) -> set[str]:
+    return {p.name.split(".")[0] for p in services.blobs.all_blobs()}
+
+
+def test_a_killed_worker_s_job_is_requeued_and_finished_by_another(services, project, tmp_path):
+    gen_id = enqueue(services, {"stage": "draft", "project": project.name, "prompt": "a harbour at night",
+                                "n": N, "size": "64x64", "steps": 1})
+    log = open(tmp_path / "worker1.log", "wb")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tests.durable.slow_worker", "worker", "--tiers", "draft", "--lease", "2",
+         "--poll", "0.2"],
+        cwd=ROOT, env=_env(TIERFLOW_TEST_SLOW_STEP_SECONDS="1.5"), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _assets(services, gen_id):  # wait for the first stored output, then kill mid-batch
+            assert first.poll() is None, (tmp_path / "worker1.log").read_text()
+            assert time.monotonic() < deadline, "the worker stored nothing in 90 s"
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        log.close()
+
+    with services.db.read() as s:
+        row = GenerationsRepo(s).row(gen_id)
+        assert row.status == "running" and row.attempts == 1
+    partial = _assets(services, gen_id)
+    assert 1 <= len(partial) < N
+    # Its owner process is gone (same host): no need to wait out the lease.
+    assert requeue_expired(services) == {"requeued": [gen_id], "failed": []}
+    with services.db.read() as s:
+        assert GenerationsRepo(s).row(gen_id).status == "queued"
+    # Finished outputs are complete assets; nothing half-written exists.
+    assert {a.sha256 for a in partial} == _blob_shas(services)
+    assert all(services.blobs.exists(a.sha256, a.format) for a in partial)
+
+    second = subprocess.run([sys.executable, "-m", "tierflow", "worker", "--tiers", "draft", "--once", "--json"],
+                            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    jobs = json.loads(second.stdout)["jobs"]
+    assert [(j["generation_id"], j["status"], j["outputs"], j["attempts"]) for j in jobs] == [
+        (gen_id, "succeeded", N, 2)]
+
+    final = _assets(services, gen_id)
+    assert len(final) == N
+    assert {a.id for a in partial} <= {a.id for a in final}  # the first attempt's outputs were kept
+    assert sorted(a.params["variation"] for a in final) == list(range(N))  # and not rendered twice
+    assert len({a.seed for a in final}) == N
+    assert {a.sha256 for a in final} == _blob_shas(services)  # no blob without a row, no row without a blob
+    status = budget_status(services, project.id)
+    with services.db.read() as s:
+        assert status["reserved"] == 0 and status["spent"] == GenerationsRepo(s).row(gen_id).credits

@@ -1,0 +1,70 @@
+"""Reservations left open by a crashed process are refunded at the next start."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from tierflow.bootstrap import build
+from tierflow.domain.models import JobStatus
+from tierflow.guardrails import budget as uc
+from tierflow.guardrails.guard import LedgerGuard
+from tierflow.stages.draft import plan_draft
+from tierflow.storage.generations_repo import GenerationsRepo
+from tierflow.storage.tables import GenerationRow, LedgerEntryRow
+
+from .conftest import SMALL, make_project
+
+DEAD = f"{socket.gethostname()}:999999999"  # no such pid: the process is gone
+
+
+def _crashed_job(services, project: str, credits: float, owner: str = DEAD) -> tuple[str, str]:
+    """What a process that died mid-render leaves: a running job row holding a reservation."""
+    plan = plan_draft(services, project, "a fox", n=1, size=SMALL, steps=1)
+    with services.db.transaction() as s:
+        gen = GenerationsRepo(s).create(project_id=plan.project_id, stage=plan.stage, engine_id=plan.engine.id,
+                                        params={}, prompt_id=plan.prompt_id, milestone_id=None, user_id=None,
+                                        credits=credits)
+        reservation = services.guard.admit(s, plan, credits, gen.id)
+        row = GenerationsRepo(s).row(gen.id)
+        row.reservation_id, row.lease_owner = reservation.id, owner
+    return gen.id, reservation.id
+
+
+def test_a_dead_process_reservation_is_refunded_at_the_next_start(services):
+    p = make_project(services, budget=10.0)
+    gen_id, rid = _crashed_job(services, p.name, 4.0)
+    assert uc.budget_status(services, p.name)["reserved"] == 4.0
+    restarted = build(services.settings)  # the default guard, as the CLI gets it
+    try:
+        assert isinstance(restarted.guard, LedgerGuard)
+        status = uc.budget_status(restarted, p.name)
+        assert status["reserved"] == 0 and status["remaining"] == 10.0 and status["spent"] == 0
+        with restarted.db.read() as s:
+            assert s.get(GenerationRow, gen_id).status == JobStatus.FAILED.value
+            kinds = sorted(s.scalars(select(LedgerEntryRow.kind).where(LedgerEntryRow.reservation_id == rid)))
+        assert kinds == ["refund", "refund", "reserve", "reserve"]  # workspace and project scopes
+        with restarted.db.transaction() as s:  # a second close is refused, not double-counted
+            assert restarted.guard.refund_reservation(s, rid) is False
+    finally:
+        restarted.close()
+
+
+def test_a_live_process_keeps_its_reservation_and_orphans_are_swept(services):
+    from tierflow.stages.recovery import process_owner
+
+    p = make_project(services, budget=10.0)
+    live_gen, live_rid = _crashed_job(services, p.name, 3.0, owner=process_owner())
+    orphan_gen, orphan_rid = _crashed_job(services, p.name, 2.0)
+    with services.db.transaction() as s:  # its job row was closed without settling (e.g. by hand)
+        s.get(GenerationRow, orphan_gen).status = JobStatus.FAILED.value
+    restarted = build(services.settings)
+    try:
+        assert uc.budget_status(restarted, p.name)["reserved"] == pytest.approx(5.0)
+        with restarted.db.transaction() as s:
+            assert restarted.guard.refund_orphaned(s) == [orphan_rid]
+        assert uc.budget_status(restarted, p.name)["reserved"] == pytest.approx(3.0)
+    finally:
+        restarted.close()
