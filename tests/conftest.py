@@ -60,3 +60,19 @@ def database_url(postgres_server) -> str | None:
     name = postgres_server.new_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def shared_database(postgres_server):
+    """For fixtures wider than one test: ``shared_database()`` is a fresh PG database URL, or None (SQLite)."""
+    made: list[str] = []
+
+    def new() -> str | None:
+        if postgres_server is None:
+            return None
+        made.append(postgres_server.new_database())
+        return postgres_server.url(made[-1])
+
+    yield new
+    for name in made:
+        postgres_server.drop_database(name)

@@ -68,3 +68,26 @@ def test_user_lifecycle_through_the_cli(cli):
     cli("user", "revoke-token", issued["id"], token=dee)
     assert "was revoked" in cli("user", "whoami", token=dee, code=6).err
     assert "unknown API token" in cli("user", "whoami", token=ada + "x", code=6).err
+
+
+def test_the_cli_acts_with_the_token_user_s_role_for_budgets_policies_and_overrides(cli):
+    cli("project", "create", "launch", "--budget", "50")  # no accounts yet: the local admin may grant
+    ada = cli("user", "create", "ada", "--role", "admin", "--json")["token"]["token"]
+    lee = cli("user", "create", "lee", "--role", "lead", "--json", token=ada)["token"]["token"]
+    dee = cli("user", "create", "dee", "--role", "designer", "--json", token=ada)["token"]["token"]
+
+    assert "designer cannot change" in cli("budget", "-p", "launch", "--grant", "10", token=dee, code=6).err
+    assert "designer cannot change" in cli("policy", "-p", "launch", "--final-cap", "9", token=dee, code=6).err
+    assert "designer cannot change" in cli("project", "create", "x", "--budget", "5", token=dee, code=6).err
+    assert cli("budget", "-p", "launch", "--json", token=dee)["granted"] == 50
+
+    assert cli("budget", "-p", "launch", "--grant", "10", "--json", token=lee)["granted"] == 60
+    audit = cli("audit", "-p", "launch", "--json", token=lee)
+    actions = [(e["action"], e["user_id"]) for e in audit["audit"]]
+    assert any(user == "lee" or user.startswith("usr_") for action, user in actions if "grant" in action), actions
+
+    from tierflow.delivery.cli.render import _override
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIERFLOW_TOKEN", dee)
+        assert _override("the client asked")["role"] == "designer"  # the guard refuses it, and audits nothing

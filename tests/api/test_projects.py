@@ -29,6 +29,7 @@ def test_project_input_errors(client):
     for body, status, field in [
         ({"name": "launch"}, 422, "name"), ({"name": ""}, 422, "name"), ({"name": "a/b"}, 422, "name"),
         ({"name": "x", "min_drafts": -1}, 422, "min_drafts"), ({"name": "x", "final_cap": "lots"}, 422, "final_cap"),
+        ({"name": "x", "final_cap": 2**63}, 422, "final_cap"),
         ({}, 422, "name"), ({"name": "x", "owner": "me"}, 422, "owner"),
     ]:
         r = client.post(f"{V1}/projects", json=body)
@@ -53,8 +54,10 @@ def test_policies_get_and_put(client, project):
     assert r.status_code == 200 and r.json() == {"min_drafts": 5, "final_cap": 3, "low_credit_threshold": None}
     assert client.put(url, json={"final_cap": None}).json()["final_cap"] is None
     assert client.get(url).json()["min_drafts"] == 5
+    # found by the fuzz test: a count past SQLite's INTEGER range was a 500 (OverflowError at the flush)
     for body, field in [({"min_drafts": -2}, "min_drafts"), ({"low_credit_threshold": 1.5}, "low_credit_threshold"),
-                        ({"max": 1}, "max")]:
+                        ({"max": 1}, "max"), ({"min_drafts": 2**63}, "min_drafts"),
+                        ({"final_cap": 10**20}, "final_cap")]:
         r = client.put(url, json=body)
         assert r.status_code == 422 and r.json()["field"] == field, r.text
     assert client.get(url).json()["min_drafts"] == 5  # a rejected update changed nothing

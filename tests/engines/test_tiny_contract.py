@@ -42,3 +42,20 @@ def test_tiny_weights_reload_from_disk_only(models_dir):
     assert type(pipe).__name__ == "StableDiffusionPipeline"
     ids = pipe.tokenizer("a red fox").input_ids
     assert ids[0] == pipe.tokenizer.bos_token_id and ids[-1] == pipe.tokenizer.eos_token_id
+
+
+def test_engines_loading_together_on_threads_all_get_real_weights(models_dir, tmp_path):
+    """A draft and a final engine warming up at once (the studio's first request) both load fully."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tierflow.engines.base import TASK_TXT2IMG, RenderRequest
+
+    for _ in range(3):  # a fresh registry each round: every round is a first load
+        fresh = build_registry(Settings(home=tmp_path, preset="tiny", models_path=models_dir))
+        engines = [fresh.get("tiny-draft"), fresh.get("tiny-final"), fresh.get("tiny-inpaint")]
+        with ThreadPoolExecutor(len(engines)) as pool:
+            pipes = list(pool.map(lambda e: e.load(), engines))
+        for pipe in pipes:
+            assert not any(p.is_meta for p in pipe.unet.parameters()), "a pipeline was left with meta tensors"
+        out = next(iter(engines[0].render(RenderRequest(task=TASK_TXT2IMG, prompt="a cat", seeds=[1], width=64, height=64))))
+        assert out.image.size == (64, 64)

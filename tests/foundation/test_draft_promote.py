@@ -124,6 +124,18 @@ def test_unknown_project_and_asset(services):
     assert e2.value.field == "asset"
 
 
+def test_a_promotion_too_weak_to_denoise_a_single_step_is_bad_input(services, project):
+    kept = draft(services, project.id, "a fox", n=1, size=SMALL).assets[0]
+    with services.db.read() as s:
+        finals_before = s.scalar(select(func.count()).select_from(AssetRow))
+    with pytest.raises(InvalidInput) as e:
+        promote(services, kept.id, strength=0.2, steps=4)  # int(4 * 0.2) == 0 steps
+    assert e.value.field == "strength" and "0.25" in e.value.fix
+    with services.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AssetRow)) == finals_before
+    assert promote(services, kept.id, strength=0.25, steps=4).assets[0].parent_ids == [kept.id]
+
+
 def test_a_failing_render_leaves_no_asset_row_and_no_blob(services, project, monkeypatch):
     engine = services.engines.get("tiny-draft")
     original = engine.render

@@ -14,14 +14,14 @@ SMALL = "64x64"
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory, models_dir):
+def services(tmp_path_factory, models_dir, shared_database):
     """The CLI's wiring on one temporary SQLite file, shared so the tiny pipelines load once.
 
     Tests stay independent because each makes its own project in its own workspace.
     """
     root = tmp_path_factory.mktemp("wired-home")
     (root / "models").symlink_to(models_dir, target_is_directory=True)
-    svc = build(Settings(home=root, database_url=None, preset="tiny", models_path=models_dir),
+    svc = build(Settings(home=root, database_url=shared_database(), preset="tiny", models_path=models_dir),
                 guard=LedgerGuard(home=root))
     yield svc
     svc.close()

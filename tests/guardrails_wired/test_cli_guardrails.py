@@ -32,7 +32,7 @@ def cli(home, models_dir):
 
 def _draft_in_process(home, models_dir, project: str) -> str:
     # Drafting in this (already warm) process saves a CLI start that imports torch.
-    services = build(Settings(home=home, database_url=None, preset="tiny", models_path=models_dir))
+    services = build(Settings(home=home, preset="tiny", models_path=models_dir))
     try:
         return draft(services, project, "a red fox, golden hour", n=1, seed=2, size="64x64", steps=1).assets[0].id
     finally:
@@ -63,7 +63,7 @@ def test_budget_policy_override_audit_and_report_through_the_cli(cli, home, mode
     cli("milestone", "create", "m1", "-p", "launch")
     policy = json.loads(cli("policy", "-p", "launch", "--final-cap", "0", "--json").stdout)
     assert policy["policy"]["final_cap"] == 0 and policy["changed"] == ["final_cap"]
-    capped = cli("promote", asset, "--size", "64x64", "--steps", "1", "-m", "m1", code=4)
+    capped = cli("promote", asset, "--size", "64x64", "--steps", "1", "--strength", "1", "-m", "m1", code=4)
     assert "final cap: 0 of 0 finals used in this milestone" in capped.stderr
 
     chart = tmp_path / "report.png"

@@ -44,7 +44,7 @@ def _promote(services, asset_id: str) -> str:
 def _process_worker(home: str, models: str, asset_id: str, barrier, results) -> None:
     """One separate process: its own services on the same SQLite file, then promote at the barrier."""
     os.environ["TIERFLOW_HOME"] = home  # LedgerGuard() reads prices.json from here
-    services = build(Settings(home=Path(home), database_url=None, preset="tiny", models_path=Path(models)))
+    services = build(Settings(home=Path(home), preset="tiny", models_path=Path(models)))
     try:
         barrier.wait(timeout=120)
         results.put(_promote(services, asset_id))
@@ -58,7 +58,7 @@ def _process_worker(home: str, models: str, asset_id: str, barrier, results) -> 
 def race(home, models_dir):
     """A project with 30 credits and one draft to promote; returns (services, project name, asset id)."""
     (home / "prices.json").write_text(json.dumps(PRICES))
-    services = build(Settings(home=home, database_url=None, preset="tiny", models_path=models_dir))
+    services = build(Settings(home=home, preset="tiny", models_path=models_dir))
     from tierflow.stages.draft import draft
     from tierflow.storage.projects_repo import ProjectsRepo
 

@@ -11,6 +11,7 @@ from tierflow.bootstrap import build
 from tierflow.domain.models import JobStatus
 from tierflow.guardrails import budget as uc
 from tierflow.guardrails.guard import LedgerGuard
+from tierflow.guardrails.ledger_repo import LedgerRepo
 from tierflow.stages.draft import plan_draft
 from tierflow.storage.generations_repo import GenerationsRepo
 from tierflow.storage.tables import GenerationRow, LedgerEntryRow
@@ -60,11 +61,16 @@ def test_a_live_process_keeps_its_reservation_and_orphans_are_swept(services):
     orphan_gen, orphan_rid = _crashed_job(services, p.name, 2.0)
     with services.db.transaction() as s:  # its job row was closed without settling (e.g. by hand)
         s.get(GenerationRow, orphan_gen).status = JobStatus.FAILED.value
-    restarted = build(services.settings)
+    with services.db.read() as s:
+        assert {live_rid, orphan_rid} <= set(LedgerRepo(s).open_reservation_ids())
+    restarted = build(services.settings)  # the start sweeps the orphan and leaves the live job's hold
     try:
-        assert uc.budget_status(restarted, p.name)["reserved"] == pytest.approx(5.0)
-        with restarted.db.transaction() as s:
-            assert restarted.guard.refund_orphaned(s) == [orphan_rid]
         assert uc.budget_status(restarted, p.name)["reserved"] == pytest.approx(3.0)
+        with restarted.db.read() as s:
+            kinds = sorted(s.scalars(select(LedgerEntryRow.kind).where(LedgerEntryRow.reservation_id == orphan_rid)))
+            assert kinds == ["refund", "refund", "reserve", "reserve"]
+            assert s.get(GenerationRow, live_gen).status == JobStatus.RUNNING.value
+        with restarted.db.transaction() as s:
+            assert restarted.guard.refund_orphaned(s) == []  # nothing left to sweep
     finally:
         restarted.close()

@@ -13,12 +13,12 @@ from tierflow.stages.review import review
 
 
 @pytest.fixture(scope="package")
-def services(tmp_path_factory, models_dir):
+def services(tmp_path_factory, models_dir, shared_database):
     """The CLI's wiring on a temporary SQLite file; shared so the tiny pipelines load once."""
     from tierflow.guardrails.guard import LedgerGuard
 
     root = tmp_path_factory.mktemp("production-home")
-    svc = build(Settings(home=root, database_url=None, preset="tiny", models_path=models_dir),
+    svc = build(Settings(home=root, database_url=shared_database(), preset="tiny", models_path=models_dir),
                 guard=LedgerGuard(home=root))
     yield svc
     svc.close()

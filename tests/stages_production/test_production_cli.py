@@ -53,6 +53,12 @@ def test_every_command_prints_the_asset_shape(cli, tmp_path):
     up = asset_of("upscale", cleaned["id"], "--to", "x2")
     assert (up["asset"]["width"], up["asset"]["height"], up["asset"]["format"]) == (128, 128, "png")
     assert any("never reviewed" in w for w in up["warnings"])  # the fox was never kept
+    args = (cleaned["id"], "--to", "x2", "--creative", "0.25", "--creative-tile", "64")
+    quote = cli("upscale", *args, "--quote", "--json")
+    assert quote["credits"] == pytest.approx(quote["parts"]["upscale"] + quote["parts"]["creative"])
+    creative = asset_of("upscale", *args)
+    assert (creative["asset"]["width"], creative["asset"]["height"]) == (128, 128)
+    assert creative["creative"]["tiles"] == 9 and creative["credits"] == pytest.approx(quote["credits"])
 
     clip = asset_of("video", source["id"], "--prompt", "it runs", "--frames", "5", "--fps", "8")
     assert clip["asset"]["format"] == "mp4" and len(clip["frame_drift"]["per_frame"]) == 5
@@ -85,6 +91,7 @@ def test_a_real_process_prints_json_and_one_line_errors(cli, home, tmp_path):
     for args, needle in (
         (("inpaint", source["id"], "--mask", str(tmp_path / "small.png"), "--prompt", "x"), "mask"),
         (("overlay", source["id"], "--text", "SALE", "--font", str(tmp_path / "none.ttf")), "font"),
+        (("upscale", source["id"], "--to", "x2", "--creative", "0.7"), "--creative in (0, 0.5]"),
     ):
         proc = run(*args)
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]

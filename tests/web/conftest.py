@@ -63,14 +63,15 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def web_services(tmp_path_factory: pytest.TempPathFactory, models_dir: Path):
+def web_services(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, shared_database):
     """The same wiring the CLI and API use, on a temporary home with the tiny engines and the open guard."""
     from tierflow.bootstrap import build
     from tierflow.config import Settings
     from tierflow.stages.guard import OpenGuard
 
     home = tmp_path_factory.mktemp("web-home")
-    services = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=OpenGuard())
+    services = build(Settings(home=home, database_url=shared_database(), preset="tiny", models_path=models_dir),
+                     guard=OpenGuard())
     yield services
     services.close()
 

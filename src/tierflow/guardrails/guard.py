@@ -12,7 +12,9 @@ Prices: :data:`tierflow.domain.pricing.DEFAULT_PRICES`, or ``$TIERFLOW_HOME/pric
 exists — the same shape as the TOML in :mod:`tierflow.domain.pricing`, e.g.
 ``{"tiers": {"final": {"per_unit": 3}}, "engines": {"tiny-final": {"base": 10, "per_unit": 0}}}``.
 An engine named under ``engines`` is priced by the table; otherwise a hosted engine with
-``estimate_credits(request)`` quotes itself, and every other engine gets its tier's rate.
+``estimate_credits(request)`` quotes itself, and every other engine gets its tier's rate. An
+engine that runs other renders (``priced_parts(request)``: the tiled creative pass) costs the sum
+of those renders' prices.
 
 Roles: there are no accounts yet, so the role comes from the override itself
 (``plan.override = {"user", "role", "reason"}``); the CLI's local user acts as lead. When accounts
@@ -107,11 +109,17 @@ class LedgerGuard:
     # -- pricing --------------------------------------------------------------------------
     def quote(self, plan: RenderPlan) -> float:
         """Credits the plan will cost (nothing is reserved)."""
-        engine = plan.engine
+        parts = getattr(plan.engine, "priced_parts", None)
+        if callable(parts):
+            # A composed engine (the tiled creative pass) costs what the renders it runs cost.
+            return round(sum(self._quote_request(e, r) for e, r in parts(plan.request)), CREDIT_DIGITS)
+        return self._quote_request(plan.engine, plan.request)
+
+    def _quote_request(self, engine: Engine, request: RenderRequest) -> float:
         estimate = getattr(engine, "estimate_credits", None)
         if engine.id not in self.prices.engines and callable(estimate):
-            return round(float(estimate(plan.request)), CREDIT_DIGITS)
-        return price_request(self.prices, engine.id, engine.tier, plan.request)
+            return round(float(estimate(request)), CREDIT_DIGITS)
+        return price_request(self.prices, engine.id, engine.tier, request)
 
     def price_info(self, engine: Engine) -> dict[str, Any]:
         """How an engine is priced, with the price of one default output (for `tierflow engines`)."""

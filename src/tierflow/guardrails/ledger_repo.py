@@ -28,15 +28,19 @@ class LedgerRepo:
     def lock(self, project_id: str) -> ProjectRow:
         """Serialise credit writers of a project and its workspace until the transaction ends.
 
-        PostgreSQL: ``SELECT ... FOR UPDATE`` on the workspace row, then the project row (always in
-        that order, so two writers cannot deadlock). SQLite: the dialect renders no FOR UPDATE, and
-        none is needed, since tierflow opens every write transaction with BEGIN IMMEDIATE.
+        PostgreSQL: ``SELECT ... FOR NO KEY UPDATE`` on the workspace row, then the project row
+        (always in that order). NO KEY UPDATE conflicts with itself, so credit writers queue up, but
+        not with the KEY SHARE lock that inserting a row referencing the project takes: the job row
+        that the same transaction inserted before reserving cannot deadlock against another
+        writer's lock (a plain FOR UPDATE did, in the process race test). SQLite: the dialect
+        renders no lock clause, and none is needed, since every write transaction is BEGIN IMMEDIATE.
         """
         project = self.s.scalar(select(ProjectRow).where(ProjectRow.id == project_id))
         if project is None:
             raise NotFound(f"no project {project_id!r}", field="project", fix="see `tierflow project list`")
-        self.s.scalar(select(WorkspaceRow.id).where(WorkspaceRow.id == project.workspace_id).with_for_update())
-        locked = self.s.scalar(select(ProjectRow).where(ProjectRow.id == project_id).with_for_update())
+        self.s.scalar(select(WorkspaceRow.id).where(WorkspaceRow.id == project.workspace_id)
+                      .with_for_update(key_share=True))
+        locked = self.s.scalar(select(ProjectRow).where(ProjectRow.id == project_id).with_for_update(key_share=True))
         assert locked is not None
         return locked
 

@@ -8,6 +8,7 @@ or feathered edges, passes; a photo or a grey wash does not. Nothing here import
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from tierflow.domain.errors import InvalidInput
 BLACK_MAX = 16  # at or below: keep
 WHITE_MIN = 239  # at or above: repaint
 MAX_GREY_SHARE = 0.25  # room for feathered edges, not for a photo
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_MASK_SIDE = 8192  # px: checked before decoding, so a tiny file cannot expand into gigabytes
 
 
 def check_mask(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -66,6 +69,23 @@ def load_mask(source: str | Path | Image.Image, size: tuple[int, int]) -> Image.
             f"{path.name} cannot be read as an image", field="mask", fix="save the mask as a PNG and try again"
         ) from e
     return check_mask(mask, size)
+
+
+def open_png_mask(data: bytes) -> Image.Image:
+    """Decode uploaded PNG bytes as a mask image (size and colours are checked by :func:`check_mask`)."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise InvalidInput("the mask is not a PNG file", field="mask",
+                           fix="send the mask as a PNG (white = repaint, black = keep)")
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as opened:
+            if max(opened.size) > MAX_MASK_SIDE:
+                raise InvalidInput(f"the mask is {opened.size[0]}x{opened.size[1]} px", field="mask",
+                                   fix=f"draw the mask at the image's size (at most {MAX_MASK_SIDE} px a side)")
+            opened.load()
+            return opened.copy()
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        raise InvalidInput("the mask PNG cannot be decoded", field="mask",
+                           fix="save the mask again as a PNG and retry") from e
 
 
 def inward_feather(mask: Image.Image, radius: float) -> Image.Image:

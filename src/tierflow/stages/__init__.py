@@ -4,7 +4,7 @@
     review   keep / discard / star, with the human time it took
     promote  a kept draft re-rendered on a final engine (prompt, seed, image as init)
     cleanup  inpaint with a mask, outpaint by extending the canvas
-    upscale  2K / 4K in overlapping tiles
+    upscale  2K / 4K in overlapping tiles; optionally a creative pass (tiled low-strength img2img)
     video    a short clip from a hero image
     overlay  brand text as a separate layer
 

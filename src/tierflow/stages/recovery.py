@@ -62,4 +62,10 @@ def recover_stale_jobs(services: Services) -> int:
                 if refund:
                     refund(s, row.reservation_id)
             recovered += 1
+        # Reservations whose job row is gone or already ended (a crash between the two writes of
+        # an older version, a job row removed by hand) are released too.
+        orphaned = getattr(services.guard, "refund_orphaned", None)
+        if orphaned:
+            s.flush()
+            recovered += len(orphaned(s))
     return recovered

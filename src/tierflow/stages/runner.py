@@ -91,23 +91,16 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     plan.request = engine.prepare(plan.request)
     info = engine.describe()
     credits = services.guard.quote(plan)
-    job_params = {**plan.request.params(), **plan.params, "engine": info.to_dict()}
-    job_params["engine"].pop("description", None)
+    job_params = _job_params(plan, info)
 
     prior = 0
     if generation_id is not None:
         gen, reservation, credits, prior = _resume(services, plan, generation_id, job_params)
     else:
         with services.db.transaction() as s:
-            gen = GenerationsRepo(s).create(
-                project_id=plan.project_id, stage=plan.stage, engine_id=engine.id, params=job_params,
-                prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
-            )
-            reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
-            row = GenerationsRepo(s).row(gen.id)
-            row.reservation_id = reservation.id
-            row.lease_owner = process_owner()
-    emit(StageEvent("started", gen.id, credits=credits, warnings=list(reservation.warnings)))
+            gen, reservation = _open(services, s, plan, credits, job_params)
+    emit(StageEvent("started", gen.id, credits=credits,
+                    warnings=list(dict.fromkeys([*plan.params.get("warnings", []), *reservation.warnings]))))
 
     assets: list[Asset] = []
     count = prior + max(1, len(plan.request.seeds))
@@ -147,12 +140,64 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     with services.db.transaction() as s:
         GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=prior + len(assets), credits=credits)
         services.guard.settle(s, plan, reservation, credits)
-        warnings = list(reservation.warnings)
+        # The stage's own warnings (found while planning, e.g. "never reviewed") come first.
+        warnings = list(dict.fromkeys([*plan.params.get("warnings", []), *reservation.warnings]))
         status = services.guard.status(s, plan.project_id)
         warnings += [w for w in status.get("warnings", []) if w not in warnings]
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
     emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
     return StageResult(gen.id, assets, credits, warnings)
+
+
+def admit_plans(services: Services, plans: list[RenderPlan]) -> tuple[list[str], list[str]]:
+    """Open a generation and reserve credits for every plan in one transaction: all admitted or none.
+
+    For a stage that renders several plans in a row (upscale, then its creative pass), so budgets
+    see the whole cost before the first render starts. Run each plan with
+    ``run_plan(..., generation_id=...)`` in order; close one that will not run with :func:`release`.
+    Returns the generation ids and the guard's warnings.
+    """
+    ids: list[str] = []
+    warnings: list[str] = []
+    with services.db.transaction() as s:
+        for plan in plans:
+            plan.request = plan.engine.prepare(plan.request)
+            credits = services.guard.quote(plan)
+            gen, reservation = _open(services, s, plan, credits, _job_params(plan, plan.engine.describe()))
+            ids.append(gen.id)
+            warnings += [w for w in reservation.warnings if w not in warnings]
+    return ids, warnings
+
+
+def release(services: Services, plan: RenderPlan, generation_id: str, reason: str) -> None:
+    """Close an admitted generation that will not run: cancelled, its whole reservation refunded."""
+    with services.db.transaction() as s:
+        repo = GenerationsRepo(s)
+        row = repo.row(generation_id)
+        reservation = Reservation(row.reservation_id, row.credits)
+        repo.finish(generation_id, JobStatus.CANCELLED, outputs=0, credits=0.0, error=reason)
+        services.guard.refund(s, plan, reservation)
+
+
+def _job_params(plan: RenderPlan, info: Any) -> dict[str, Any]:
+    job_params = {**plan.request.params(), **plan.params, "engine": info.to_dict()}
+    job_params["engine"].pop("description", None)
+    return job_params
+
+
+def _open(services: Services, s: Any, plan: RenderPlan, credits: float,
+          job_params: dict[str, Any]) -> tuple[Generation, Reservation]:
+    """The generation row and its credit reservation, in the caller's transaction."""
+    repo = GenerationsRepo(s)
+    gen = repo.create(
+        project_id=plan.project_id, stage=plan.stage, engine_id=plan.engine.id, params=job_params,
+        prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
+    )
+    reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
+    row = repo.row(gen.id)
+    row.reservation_id = reservation.id
+    row.lease_owner = process_owner()
+    return gen, reservation
 
 
 def _resume(services: Services, plan: RenderPlan, generation_id: str,

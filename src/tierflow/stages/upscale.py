@@ -2,16 +2,20 @@
 
 An upscaler sharpens mistakes as faithfully as detail, so the stage warns (it does not refuse)
 when the asset was never reviewed or never went through cleanup. The warnings are recorded in
-the job's and the asset's parameters (``warnings``) and returned with the result.
+the job's and the asset's parameters (``warnings``) and returned with the result. An optional
+creative pass (``creative=0.25``) re-renders the upscaled image in tiles at low strength to add
+detail; see :mod:`tierflow.stages.creative` for how it is priced and recorded.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset, ReviewState, Stage, Tier
 from tierflow.engines.base import TASK_UPSCALE, RenderRequest
 from tierflow.engines.local.esrgan import parse_target
+from tierflow.stages.creative import check_creative, plan_creative, run_with_creative
 from tierflow.stages.runner import EventSink, RenderPlan, StageResult, run_plan
 from tierflow.stages.sources import get_asset, load_image
 from tierflow.storage.assets_repo import AssetsRepo
@@ -63,15 +67,36 @@ def readiness_warnings(services: Services, asset: Asset) -> list[str]:
     return warnings
 
 
-def upscale(services: Services, asset_id: str, to: str = "2k", *, on_event: EventSink | None = None,
-            **options) -> StageResult:
-    """Upscale an image asset; the source is recorded as the parent; readiness warnings are returned."""
+def plan_upscale_steps(services: Services, asset_id: str, to: str = "2k", *, creative: float | None = None,
+                       creative_engine: str | None = None, creative_prompt: str | None = None,
+                       creative_tile: int | None = None, **options) -> list[RenderPlan]:
+    """The upscale plan, followed by the creative pass's plan when ``creative`` is a strength in (0, 0.5]."""
+    strength = check_creative(creative)
+    if strength is None:
+        given = [name for name, value in (("--creative-engine", creative_engine), ("--creative-prompt",
+                 creative_prompt), ("--creative-tile", creative_tile)) if value is not None]
+        if given:
+            raise InvalidInput(f"{', '.join(given)} without a creative strength", field="creative",
+                               fix="add --creative 0.25 (a strength in (0, 0.5]) or leave those options out")
     plan = plan_upscale(services, asset_id, to, **options)
-    return with_plan_warnings(plan, run_plan(services, plan, on_event))
+    if strength is None:
+        return [plan]
+    return [plan, plan_creative(services, plan, strength, engine=creative_engine, prompt=creative_prompt,
+                                tile=creative_tile)]
 
 
-def with_plan_warnings(plan: RenderPlan, result: StageResult) -> StageResult:
-    """Put the warnings a stage found while planning ahead of the guard's warnings."""
-    ahead = [w for w in plan.params.get("warnings", []) if w not in result.warnings]
-    result.warnings = ahead + result.warnings
-    return result
+def upscale(services: Services, asset_id: str, to: str = "2k", *, creative: float | None = None,
+            creative_engine: str | None = None, creative_prompt: str | None = None,
+            creative_tile: int | None = None, on_event: EventSink | None = None, **options) -> StageResult:
+    """Upscale an image asset; the source is recorded as the parent; readiness warnings are returned.
+
+    With ``creative`` (a strength in (0, 0.5]) the upscaled image then gets the creative pass
+    (:mod:`tierflow.stages.creative`): the result is the pass's asset, whose parent is the plain
+    upscale, and its credits are both steps'.
+    """
+    plans = plan_upscale_steps(services, asset_id, to, creative=creative, creative_engine=creative_engine,
+                               creative_prompt=creative_prompt, creative_tile=creative_tile, **options)
+    if len(plans) == 2:
+        return run_with_creative(services, *plans, on_event)
+    return run_plan(services, plans[0], on_event)  # the runner puts the plan's warnings first
+

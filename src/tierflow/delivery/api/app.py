@@ -23,11 +23,12 @@ from tierflow.delivery.api.routers import (
     projects,
     prompts,
     reviews,
+    stages,
 )
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.inprocess import JobQueue
 
-ROUTERS = (projects, milestones, prompts, generations, assets, reviews, budget, policies, metrics, engines)
+ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
 
 
 def create_app(services: Services, *, jobs: JobQueue | None = None,

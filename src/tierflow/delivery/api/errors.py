@@ -43,7 +43,8 @@ def validation_error(exc: RequestValidationError) -> InvalidInput:
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         return InvalidInput("stage must be 'draft' or 'final'", field="stage",
                             fix='send {"stage": "draft", ...} or {"stage": "final", ...}')
-    names = [str(p) for p in first.get("loc", ()) if str(p) not in _LOCATIONS]
+    # list/tuple positions (ints) are not field names: {"box": [0, 0, 1]} names "box", not "3"
+    names = [str(p) for p in first.get("loc", ()) if str(p) not in _LOCATIONS and not isinstance(p, int)]
     # a discriminated union puts the tag ("draft") before the field name: keep the last part
     field = names[-1] if names else "body"
     if kind == "json_invalid":

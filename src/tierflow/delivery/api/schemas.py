@@ -16,6 +16,8 @@ from tierflow.stages.inputs import MAX_PROMPT, MAX_VARIATIONS
 API = "/api/v1"
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\\]+$")]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
+# counts stored in an INTEGER column: bounded so a huge number is a 422, not a database overflow
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class _In(BaseModel):
@@ -26,8 +28,8 @@ class _In(BaseModel):
 class ProjectCreate(_In):
     name: Name
     description: str = Field("", max_length=5000)
-    min_drafts: int = Field(10, ge=0, le=1_000_000)
-    final_cap: int | None = Field(None, ge=0)
+    min_drafts: Count = 10
+    final_cap: Count | None = None
     private: bool = False
 
 
@@ -87,6 +89,76 @@ class JobAccepted(BaseModel):
     events_url: str
 
 
+# -- production stages (jobs, except overlay) ---------------------------------------------
+class InpaintOptions(_In):
+    """Inpaint fields besides the mask (a multipart upload sends these as form fields)."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT, description="What to paint in the masked area.")
+    strength: float | None = Field(None, gt=0, le=1)
+    engine: str | None = Field(None, max_length=80)
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    steps: int | None = Field(None, ge=1, le=1000)
+
+
+class InpaintCreate(InpaintOptions):
+    mask: str = Field(min_length=1, description="data:image/png;base64,… the image's size; white = repaint")
+
+
+class OutpaintCreate(_In):
+    left: int = Field(0, ge=0, le=8192)
+    right: int = Field(0, ge=0, le=8192)
+    top: int = Field(0, ge=0, le=8192)
+    bottom: int = Field(0, ge=0, le=8192)
+    prompt: str | None = Field(None, min_length=1, max_length=MAX_PROMPT)
+    feather: int = Field(8, ge=0, le=512)
+    engine: str | None = Field(None, max_length=80)
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    steps: int | None = Field(None, ge=1, le=1000)
+
+
+class UpscaleCreate(_In):
+    to: str = Field("2k", min_length=1, max_length=10, examples=["2k", "4k", "x2"])
+    engine: str | None = Field(None, max_length=80)
+
+
+class VideoCreate(_In):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT, description="The motion: what moves and how.")
+    seconds: float | None = Field(None, gt=0, le=30)
+    frames: int | None = Field(None, ge=1, le=10_000)
+    fps: int | None = Field(None, ge=1, le=120)
+    long_side: int | None = Field(None, ge=8, le=8192)
+    engine: str | None = Field(None, max_length=80)
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    steps: int | None = Field(None, ge=1, le=1000)
+
+
+Point = tuple[Annotated[int, Field(ge=-100_000, le=100_000)], Annotated[int, Field(ge=-100_000, le=100_000)]]
+Colour = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class OverlayCreate(_In):
+    text: str = Field(min_length=1, max_length=2000)
+    font: str | None = Field(None, max_length=80, description="A shipped font name (DejaVuSans).")
+    size: int | None = Field(None, ge=1, le=4000, description="px; default: the largest that fits.")
+    color: Colour = "#ffffff"
+    position: str = Field("center", min_length=1, max_length=40, description="center, top, bottom-left, ... or X,Y.")
+    box: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h]: wrap and fit inside it.")
+    stroke: int = Field(0, ge=0, le=200)
+    stroke_color: Colour = "#000000"
+    shadow: Point | None = Field(None, description="[dx, dy] drop-shadow offset in px.")
+    shadow_color: Colour = "#00000099"
+
+
+class StageQuote(BaseModel):
+    credits: float
+    engine_id: str
+    stage: str
+
+
+class StageAccepted(JobAccepted):
+    warnings: list[str] = []
+
+
 class AssetPublic(BaseModel):
     """``Asset.to_dict()`` plus where to fetch the file and its export."""
 
@@ -136,8 +208,8 @@ class ReviewCreate(_In):
 
 
 class PolicyUpdate(_In):
-    min_drafts: int | None = Field(None, ge=0)
-    final_cap: int | None = Field(None, ge=0)
+    min_drafts: Count | None = None
+    final_cap: Count | None = None
     low_credit_threshold: float | None = Field(None, ge=0, lt=1)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from tierflow.delivery.cli.context import services
+from tierflow.delivery.cli.context import acting, services
 from tierflow.delivery.cli.output import State, console, emit_json, warn
 
 milestones = typer.Typer(help="Create and list a project's milestones (final caps count per milestone).",
@@ -55,9 +55,11 @@ def register(app: typer.Typer) -> None:
         scope = "workspace" if workspace else ("milestone" if milestone else "project")
         svc = services()
         if daily_limit is not None:
-            data = uc.set_daily_limit(svc, project, user, daily_limit, user_id=uc.local_user())
+            me, role = acting()
+            data = uc.set_daily_limit(svc, project, user, daily_limit, user_id=me, role=role)
         elif grant is not None:
-            data = uc.grant(svc, project, grant, scope=scope, milestone=milestone, user_id=uc.local_user(),
+            me, role = acting()
+            data = uc.grant(svc, project, grant, scope=scope, milestone=milestone, user_id=me, role=role,
                             note=note)
         else:
             data = uc.budget_status(svc, project, scope=scope, milestone=milestone, user=user)
@@ -90,8 +92,9 @@ def register(app: typer.Typer) -> None:
         if no_final_cap and final_cap is not None:
             raise InvalidInput("choose --final-cap or --no-final-cap", field="final_cap", fix="pass one of them")
         cap = None if no_final_cap else (final_cap if final_cap is not None else uc.UNSET)
+        me, role = acting()
         data = uc.set_policy(services(), project, min_drafts=min_drafts, final_cap=cap,
-                             low_credit_threshold=low_credit, user_id=uc.local_user(), reason=reason)
+                             low_credit_threshold=low_credit, user_id=me, role=role, reason=reason)
         if json_out:
             emit_json(data)
             return

@@ -10,6 +10,7 @@ from rich.table import Table
 from tierflow.delivery.cli.context import services, show_notices
 from tierflow.delivery.cli.output import State, console, emit_json, render_progress, warn
 from tierflow.domain.errors import InvalidInput
+from tierflow.domain.pricing import CREDIT_DIGITS
 
 
 def _quote(svc, plan, json_out: bool) -> None:
@@ -23,7 +24,6 @@ def _quote(svc, plan, json_out: bool) -> None:
 def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) -> None:
     """Quote, or render with a progress bar and print the one asset (``{"asset": ...}`` with --json)."""
     from tierflow.stages.runner import run_plan
-    from tierflow.stages.upscale import with_plan_warnings
 
     svc = services()
     show_notices()
@@ -31,8 +31,28 @@ def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) 
         _quote(svc, plan, json_out)
         return
     with render_progress(f"{label} on {plan.engine.id}", 1, quiet=json_out) as on_event:
-        result = with_plan_warnings(plan, run_plan(svc, plan, on_event))
+        result = run_plan(svc, plan, on_event)  # the plan's own warnings come first
     _print_asset(result, json_out, extra(result.assets[0]))
+
+
+def _run_creative(plans, label: str, json_out: bool, quote: bool) -> None:
+    """Quote both steps (the upscale and its creative pass), or run them and print the pass's asset."""
+    from tierflow.stages.creative import run_with_creative
+
+    svc = services()
+    show_notices()
+    if quote:
+        upscale, creative = (svc.guard.quote(p) for p in plans)
+        credits = round(upscale + creative, CREDIT_DIGITS)
+        if json_out:
+            emit_json({"credits": credits, "parts": {"upscale": upscale, "creative": creative}})
+        else:
+            console.print(f"{credits:g} credits (upscale on {plans[0].engine.id}: {upscale:g}, creative pass on "
+                          f"{plans[1].engine.id}: {creative:g})")
+        return
+    with render_progress(label, 2, quiet=json_out) as on_event:
+        result = run_with_creative(svc, *plans, on_event)
+    _print_asset(result, json_out, {"creative": result.assets[0].params.get("creative")})
 
 
 def _print_asset(result, json_out: bool, extra: dict) -> None:
@@ -115,15 +135,28 @@ def register(app: typer.Typer) -> None:
         asset: str = typer.Argument(..., help="The image asset to upscale."),
         to: str = typer.Option("2k", "--to", help="2k (2048 px long edge), 4k (3840 px) or a factor: x2, 3."),
         engine: str = typer.Option(None, "--engine", "-e", help="Upscale engine id."),
+        creative: float = typer.Option(None, "--creative", help="Creative pass strength in (0, 0.5], e.g. 0.25: "
+                                       "re-render the upscale in tiles to add detail (0 or absent: off)."),
+        creative_engine: str = typer.Option(None, "--creative-engine", help="img2img engine for the pass "
+                                            "(default: the final tier's)."),
+        creative_prompt: str = typer.Option(None, "--creative-prompt", help="Default: the source asset's prompt."),
+        creative_tile: int = typer.Option(None, "--creative-tile", help="Tile px (default: the engine's native "
+                                          "size, 1024 for SDXL)."),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
-        """Upscale in overlapping tiles; warns when the asset was never reviewed or cleaned."""
+        """Upscale in overlapping tiles, optionally with a creative pass; warns when the asset was never
+        reviewed or cleaned."""
         State.json = json_out
-        from tierflow.stages.upscale import plan_upscale
+        from tierflow.stages.upscale import plan_upscale_steps
 
-        plan = plan_upscale(services(), asset, to, engine=engine)
-        _run(plan, f"upscaling to {to}", json_out, quote)
+        plans = plan_upscale_steps(services(), asset, to, engine=engine, creative=creative,
+                                   creative_engine=creative_engine, creative_prompt=creative_prompt,
+                                   creative_tile=creative_tile)
+        if len(plans) == 1:
+            _run(plans[0], f"upscaling to {to}", json_out, quote)
+            return
+        _run_creative(plans, f"upscaling to {to} + creative pass", json_out, quote)
 
     @app.command()
     def video(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from tierflow.delivery.cli.context import services
+from tierflow.delivery.cli.context import acting, services
 from tierflow.delivery.cli.output import State, console, emit_json
 
 app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
@@ -38,13 +38,14 @@ def create(
         raise InvalidInput(f"{min_drafts} is negative", field="min_drafts", fix="use 0 or more")
     if final_cap is not None and final_cap < 0:
         raise InvalidInput(f"{final_cap} is negative", field="final_cap", fix="use 0 or more, or omit for no cap")
+    me, role = acting() if budget is not None else (None, None)
     with services().db.transaction() as s:
         p = ProjectsRepo(s).create(name, description=description, min_drafts=min_drafts, final_cap=final_cap,
                                    private=private)
         if budget is not None:
-            from tierflow.guardrails.budget import grant_in_session, local_user
+            from tierflow.guardrails.budget import grant_in_session
 
-            grant_in_session(s, ProjectsRepo(s).row(p.id), budget, user_id=local_user(), note="project created")
+            grant_in_session(s, ProjectsRepo(s).row(p.id), budget, user_id=me, role=role, note="project created")
     if json_out:
         emit_json({"project": project_dict(p)})
     else:

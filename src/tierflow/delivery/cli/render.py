@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from tierflow.delivery.cli.context import services, show_notices
+from tierflow.delivery.cli.context import acting, services, show_notices
 from tierflow.delivery.cli.output import State, console, emit_json, render_progress, warn
 
 
@@ -90,12 +90,9 @@ def register(app: typer.Typer) -> None:
 def _override(reason: str | None):
     if not reason:
         return None
-    import getpass
-
-    from tierflow.domain.models import Role
-
-    # Without accounts the local user acts as lead; the guard checks and audits it.
-    return {"user": getpass.getuser(), "role": Role.LEAD.value, "reason": reason}
+    # The signed-in user's real role (the local admin without accounts); the guard checks and audits it.
+    me, role = acting()
+    return {"user": me, "role": role.value, "reason": reason}
 
 
 def _print_quote(svc, plan, json_out: bool) -> None:

@@ -69,7 +69,9 @@ class LoginRequired:
             return
         request = Request(scope)
         try:
-            await run_in_threadpool(signed_in, scope["app"].state.services, credentials(request))
+            # kept on the request (scope["state"]) so the page can name the user beside Sign out
+            request.state.principal = await run_in_threadpool(signed_in, scope["app"].state.services,
+                                                              credentials(request))
         except NotSignedIn:
             target = path + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
             from urllib.parse import quote

@@ -24,9 +24,15 @@ _env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undef
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def render(name: str, *, active: str, title: str, **context: Any) -> HTMLResponse:
-    """One page from ``templates/name`` with the shared layout's values filled in."""
-    html = _env.get_template(name).render(active=active, title=title, **context)
+def render(name: str, *, active: str, title: str, request: Request | None = None, **context: Any) -> HTMLResponse:
+    """One page from ``templates/name`` with the shared layout's values filled in.
+
+    ``request`` names the signed-in user in the header (set by the login guard); without it, or in
+    single-user mode, the header has no Sign-out.
+    """
+    principal = getattr(request.state, "principal", None) if request is not None else None
+    user = principal.name if principal is not None and not principal.local else None
+    html = _env.get_template(name).render(active=active, title=title, user=user, **context)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -36,39 +42,39 @@ def _q(request: Request, key: str) -> str:
 
 def studio(request: Request) -> HTMLResponse:
     """Draft, review and promote; ``?project=&prompt=`` pre-fill it (the prompts page's Restore)."""
-    return render("studio.html", active="studio", title="Studio",
+    return render("studio.html", active="studio", title="Studio", request=request,
                   project=_q(request, "project"), prompt=_q(request, "prompt"), negative=_q(request, "negative"))
 
 
-def compare(final_id: str) -> HTMLResponse:
+def compare(request: Request, final_id: str) -> HTMLResponse:
     """A final next to its draft, and as a before/after slider, with the drift score."""
-    return render("compare.html", active="", title="Compare", final_id=final_id)
+    return render("compare.html", active="", title="Compare", request=request, final_id=final_id)
 
 
 def gallery(request: Request) -> HTMLResponse:
     """Every asset, filtered and searched, one keyset page at a time."""
     filters = {k: _q(request, k) for k in ("project", "stage", "state", "engine", "since", "until", "search")}
-    return render("gallery.html", active="gallery", title="Gallery", filters=filters)
+    return render("gallery.html", active="gallery", title="Gallery", request=request, filters=filters)
 
 
-def asset(asset_id: str) -> HTMLResponse:
-    """One asset: parameters, review, lineage tree and export."""
-    return render("asset.html", active="", title="Asset", asset_id=asset_id)
+def asset(request: Request, asset_id: str) -> HTMLResponse:
+    """One asset: parameters, review, lineage tree, export and the production stages."""
+    return render("asset.html", active="", title="Asset", request=request, asset_id=asset_id)
 
 
 def prompts(request: Request) -> HTMLResponse:
     """Every prompt ever run, each restorable into the studio in one click."""
-    return render("prompts.html", active="prompts", title="Prompts", project=_q(request, "project"))
+    return render("prompts.html", active="prompts", title="Prompts", request=request, project=_q(request, "project"))
 
 
-def projects() -> HTMLResponse:
+def projects(request: Request) -> HTMLResponse:
     """Every project, linking to its dashboard."""
-    return render("projects.html", active="projects", title="Projects")
+    return render("projects.html", active="projects", title="Projects", request=request)
 
 
-def project(ref: str) -> HTMLResponse:
+def project(request: Request, ref: str) -> HTMLResponse:
     """A project's budget, policy state and metrics."""
-    return render("project.html", active="projects", title="Project", ref=ref)
+    return render("project.html", active="projects", title="Project", request=request, ref=ref)
 
 
 def mount(app: FastAPI) -> None:

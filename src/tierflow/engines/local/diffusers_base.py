@@ -6,13 +6,12 @@ classes and limits. The pipeline is loaded on first use and kept resident until 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tierflow.domain.errors import Cancelled, EngineFailed
+from tierflow.domain.errors import Cancelled, EngineFailed, InvalidInput
 from tierflow.domain.models import Tier
 from tierflow.engines.base import (
     TASK_IMG2IMG,
@@ -77,7 +76,7 @@ class DiffusersImageEngine(Engine):
         self._device_pref = device
         self._pipe: Any = None
         self._img2img: Any = None
-        self._lock = threading.Lock()
+        self._lock = loading.LOAD_LOCK  # shared: see loading.LOAD_LOCK
         # Batch variations into one forward pass on accelerators; one by one on the CPU so each
         # image streams out as soon as it exists.
         self.batch_size: int | None = None
@@ -129,13 +128,11 @@ class DiffusersImageEngine(Engine):
     def load(self) -> Any:
         with self._lock:
             if self._pipe is None:
-                import diffusers
-
                 quiet_diffusers()
                 self._ensure_weights()
                 device = pick_device(self._device_pref)
                 dtype = pick_dtype(device, self.preset.dtype)
-                cls = getattr(diffusers, self.pipeline_class)
+                cls = loading.diffusers_class(self.pipeline_class)
                 kwargs: dict[str, Any] = {"dtype": dtype}
                 if self.preset.variant:
                     # fp16 files are what `tierflow models pull` fetches; on the CPU they are upcast.
@@ -151,18 +148,30 @@ class DiffusersImageEngine(Engine):
             return self._pipe
 
     def img2img_pipe(self) -> Any:
-        pipe = self.load()
-        if self._img2img is None:
-            import diffusers
-
-            self._img2img = getattr(diffusers, self.img2img_class).from_pipe(pipe)
-            self._img2img.set_progress_bar_config(disable=True)
-        return self._img2img
+        with self._lock:
+            pipe = self.load()
+            if self._img2img is None:
+                self._img2img = loading.from_pipe(self.img2img_class, pipe)
+                self._img2img.set_progress_bar_config(disable=True)
+            return self._img2img
 
     def close(self) -> None:
         with self._lock:
             self._pipe = None
             self._img2img = None
+
+    # -- validation -------------------------------------------------------------------------
+    def prepare(self, request: RenderRequest) -> RenderRequest:
+        request = super().prepare(request)
+        if request.task == TASK_IMG2IMG and request.strength is not None and request.steps:
+            # diffusers denoises int(steps * strength) steps of an img2img request; zero is an error.
+            if int(request.steps * request.strength) < 1:
+                raise InvalidInput(
+                    f"strength {request.strength} × {request.steps} steps leaves no denoising step",
+                    field="strength",
+                    fix=f"use strength ≥ {-(-100 // request.steps) / 100:.2f} with {request.steps} steps, or more steps",
+                )
+        return request
 
     # -- rendering --------------------------------------------------------------------------
     def pipeline_kwargs(self, request: RenderRequest) -> dict[str, Any]:

@@ -2,17 +2,17 @@
 
 spandrel recognises the architecture from the weights file's keys, so any ESRGAN/Real-ESRGAN
 ``.safetensors`` or ``.pth`` works. The image is cut into overlapping tiles; each tile's output is
-weighted with a cosine ramp across the overlap and the weighted sum is normalised, so seams do not
-show and accelerator memory depends on the tile size, not the image (the full-size accumulator
-lives in CPU memory). The model's native xN output is resized to the exact target with Lanczos;
-targets beyond xN take more passes, each resized so the last pass lands at the target.
+weighted with a cosine ramp across the overlap and the weighted sum is normalised
+(:mod:`tierflow.imaging.tiles`), so seams do not show and accelerator memory depends on the tile
+size, not the image (the full-size accumulator lives in CPU memory). The model's native xN output
+is resized to the exact target with Lanczos; targets beyond xN take more passes, each resized so
+the last pass lands at the target.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from tierflow.engines.base import (
     library_versions,
 )
 from tierflow.engines.local import loading
+from tierflow.imaging.tiles import Blender, tile_boxes, tile_starts
 
 LIBRARIES = ("torch", "spandrel", "pillow", "tierflow")
 TARGETS = {"2k": 2048, "4k": 3840}  # long edge in px
@@ -124,30 +125,6 @@ def target_size(
     return out
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile offsets along one axis: a fixed stride, the last tile flush with the end."""
-    if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile - overlap))
-    return starts + [length - tile]
-
-
-def _ramp(size: int, ramp: int, rise: bool, fall: bool):
-    """Per-pixel weights along one tile axis: a cosine ramp over the overlap at inner edges."""
-    import torch
-
-    w = torch.ones(size)
-    if ramp > 0:
-        r = min(ramp, size // 2)
-        # Half-pixel offsets keep every weight > 0, so the normalisation never divides by zero.
-        up = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(r, dtype=torch.float32) + 0.5) / r)
-        if rise:
-            w[:r] = up
-        if fall:
-            w[size - r :] = up.flip(0)
-    return w
-
-
 def tiled_run(
     model: Callable[[Any], Any],
     image: Any,
@@ -160,22 +137,13 @@ def tiled_run(
     import torch
 
     _, channels, height, width = image.shape
-    out = torch.zeros(1, channels, height * scale, width * scale, dtype=torch.float32)
-    weight = torch.zeros(1, 1, height * scale, width * scale, dtype=torch.float32)
-    ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
-    for y in ys:
-        th = min(tile, height)
-        wy = _ramp(th * scale, overlap * scale, rise=y > 0, fall=y + th < height)
-        for x in xs:
-            tw = min(tile, width)
-            wx = _ramp(tw * scale, overlap * scale, rise=x > 0, fall=x + tw < width)
-            result = model(image[:, :, y : y + th, x : x + tw]).float().cpu()
-            w = (wy[:, None] * wx[None, :])[None, None]
-            out[:, :, y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += result * w
-            weight[:, :, y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += w
-            if on_tile:
-                on_tile()
-    return out / weight
+    blender = Blender(width * scale, height * scale, channels, overlap * scale, shape="cosine")
+    for x, y, tw, th in tile_boxes(width, height, tile, tile, overlap):
+        result = model(image[:, :, y : y + th, x : x + tw]).float().cpu()
+        blender.add(x * scale, y * scale, result[0].permute(1, 2, 0).numpy())
+        if on_tile:
+            on_tile()
+    return torch.from_numpy(blender.result()).permute(2, 0, 1)[None]
 
 
 def pass_plan(width: int, height: int, target: tuple[int, int], scale: int) -> list[tuple[int, int]]:
@@ -205,7 +173,7 @@ class EsrganUpscaleEngine(Engine):
         self.offline = offline
         self._device_pref = device
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = loading.LOAD_LOCK  # shared: see loading.LOAD_LOCK
         self.device = "cpu"
 
     # -- identity ---------------------------------------------------------------------------

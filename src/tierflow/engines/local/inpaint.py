@@ -29,6 +29,7 @@ from tierflow.engines.base import (
     RenderRequest,
     check_size,
 )
+from tierflow.engines.local import loading
 from tierflow.engines.local.diffusers_base import DiffusersImageEngine, LocalPreset
 
 DEFAULT_FEATHER = 4  # px of inward blend at the mask's edge; request.extra["feather"] overrides
@@ -82,10 +83,8 @@ class StableDiffusionInpaintEngine(DiffusersImageEngine):
             return super().load()
         with self._lock:
             if self._pipe is None:
-                import diffusers
-
                 text_pipe = self._source.load()
-                pipe = getattr(diffusers, self.pipeline_class).from_pipe(text_pipe)
+                pipe = loading.from_pipe(self.pipeline_class, text_pipe)
                 pipe.set_progress_bar_config(disable=True)
                 self._pipe = pipe
                 self.device = self._source.device

@@ -7,6 +7,7 @@ progress bar). No network and no files is an :class:`EngineUnavailable` that say
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,27 @@ def offline_error(repo: str, revision: str | None) -> EngineUnavailable:
     )
 
 
+# One engine load at a time per process. diffusers imports its pipeline modules lazily and
+# builds models on the meta device through a process-wide context; neither is thread-safe, so
+# two first loads on different threads (a draft and a final engine warming up together) can fail
+# with an ImportError or leave meta tensors behind. Engines take this lock for their whole load.
+LOAD_LOCK = threading.RLock()
+
+
+def diffusers_class(name: str) -> Any:
+    """A diffusers pipeline class by name; the first lookup imports its module (not thread-safe)."""
+    with LOAD_LOCK:
+        import diffusers
+
+        return getattr(diffusers, name)
+
+
+def from_pipe(name: str, pipe: Any) -> Any:
+    """``<name>.from_pipe(pipe)``: a sibling pipeline sharing the loaded components."""
+    with LOAD_LOCK:
+        return diffusers_class(name).from_pipe(pipe)
+
+
 def load_pipeline(pipeline_cls: Any, repo: str, revision: str | None, *, offline: bool, **kwargs: Any) -> Any:
     """``pipeline_cls.from_pretrained`` from local files, downloading first when allowed."""
     local = is_local_path(repo)
@@ -61,8 +83,9 @@ def load_pipeline(pipeline_cls: Any, repo: str, revision: str | None, *, offline
             raise offline_error(repo, revision)
         download(repo, revision)
     try:
-        return pipeline_cls.from_pretrained(
-            repo, revision=None if local else revision, local_files_only=True, **kwargs
-        )
+        with LOAD_LOCK:
+            return pipeline_cls.from_pretrained(
+                repo, revision=None if local else revision, local_files_only=True, **kwargs
+            )
     except OSError as e:
         raise offline_error(repo, revision) from e

@@ -23,8 +23,14 @@ const tf = (() => {
     const res = await fetch(path.startsWith("/") ? path : `${API}/${path}`, init);
     let body = null;
     try { body = await res.json(); } catch (_) { body = null; }
+    if (res.status === 401) toLogin(); // the sign-in expired or was revoked while the page was open
     if (!res.ok) throw new ApiError(res.status, body);
     return body;
+  }
+
+  function toLogin() {
+    if (location.pathname === "/login") return;
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
 
   /** Query string from an object, leaving out empty values. */
@@ -151,5 +157,5 @@ const tf = (() => {
     return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
   }
 
-  return { api, qs, el, $, toast, fail, follow, showBudget, policyText, fmtCredits, time, ApiError, API };
+  return { api, qs, el, $, toast, fail, follow, showBudget, policyText, fmtCredits, time, toLogin, ApiError, API };
 })();

@@ -74,5 +74,6 @@
     const act = { 1: "keep", 2: "discard", 3: "star" }[e.key];
     if (act) { e.preventDefault(); review(act); }
   });
+  document.addEventListener("asset:changed", load); // stages.js made a child: refresh the lineage
   load();
 })();
