@@ -80,6 +80,8 @@ BAD = [
     (("budget", "-p", "launch", "--grant", "-5"), 2, "grant"),
     (("budget", "-p", "launch", "--milestone", "nope"), 3, "milestone 'nope'"),
     (("policy", "-p", "launch", "--final-cap", "-1"), 2, "final_cap"),
+    (("policy", "-p", "launch", "--min-drafts", str(10**30)), 2, "min_drafts"),  # once a 500-style crash
+    (("project", "create", "huge", "--final-cap", str(10**30)), 2, "final_cap"),
     (("promote", "ast_00000000000000ff", "--quote"), 3, "asset"),
     (("draft", "a fox", "-p", "tight", "-n", "1", "--size", "64x64"), 5, "budget -p tight --grant N"),
     (("dna", "-p", "launch"), 2, "kept"),

@@ -57,7 +57,9 @@ def test_draft_review_promote_compare_export(page, live_server, artifacts_dir, t
     ids = page.eval_on_selector_all("#cards .card", "els => els.map(e => e.dataset.id)")
     seeds = page.eval_on_selector_all("#cards .card .seed", "els => els.map(e => e.textContent)")
     assert len(set(ids)) == 3 and seeds[0] == "seed 7", seeds
-    assert page.eval_on_selector_all("#cards img", "els => els.every(i => i.complete && i.naturalWidth === 64)")
+    # every card's image loads (the browser may still be fetching the last one when `done` arrives)
+    page.wait_for_function("() => [...document.querySelectorAll('#cards img')]"
+                           ".every(i => i.complete && i.naturalWidth === 64)", timeout=15_000)
 
     # keyboard review: → keep, J discard, K K star (focus starts on the first card)
     page.keyboard.press("ArrowRight")

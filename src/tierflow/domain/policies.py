@@ -23,6 +23,9 @@ RULE_DRAFT_FIRST = "draft-first"
 RULE_FINAL_CAP = "final-cap"
 
 
+MAX_COUNT = 1_000_000  # draft minimums and final caps: far above any real project, inside every INTEGER
+
+
 @dataclass(frozen=True)
 class ProjectPolicy:
     """Per-project rules; ``low_credit_threshold`` is a fraction of the budget (0.1 = warn under 10%)."""
@@ -32,13 +35,15 @@ class ProjectPolicy:
     low_credit_threshold: float = 0.1
 
     def __post_init__(self) -> None:
-        if not _is_int(self.min_drafts) or self.min_drafts < 0:
+        if not _is_int(self.min_drafts) or not 0 <= self.min_drafts <= MAX_COUNT:
             raise InvalidInput(
-                f"{self.min_drafts!r} is not a draft count", field="min_drafts", fix="use a whole number ≥ 0 (0: off)"
+                f"{self.min_drafts!r} is not a draft count", field="min_drafts",
+                fix=f"use a whole number 0..{MAX_COUNT:,} (0: off)"
             )
-        if self.final_cap is not None and (not _is_int(self.final_cap) or self.final_cap < 0):
+        if self.final_cap is not None and (not _is_int(self.final_cap) or not 0 <= self.final_cap <= MAX_COUNT):
             raise InvalidInput(
-                f"{self.final_cap!r} is not a cap", field="final_cap", fix="use a whole number ≥ 0, or none: no cap"
+                f"{self.final_cap!r} is not a cap", field="final_cap",
+                fix=f"use a whole number 0..{MAX_COUNT:,}, or none: no cap"
             )
         t = self.low_credit_threshold
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or not 0 <= t < 1:

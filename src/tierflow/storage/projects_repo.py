@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from tierflow.domain.errors import InvalidInput, NotFound
 from tierflow.domain.ids import new_id
 from tierflow.domain.models import Milestone, Project, PromptThread, Workspace
+from tierflow.domain.policies import ProjectPolicy
 from tierflow.storage.clock import aware, now
 from tierflow.storage.tables import MilestoneRow, ProjectRow, PromptRow, WorkspaceRow
 
@@ -52,6 +53,8 @@ class ProjectsRepo:
         if not name or len(name) > 200 or "/" in name or "\\" in name:
             raise InvalidInput(f"{name!r} is not a usable project name", field="name",
                                fix="use 1-200 characters without slashes")
+        ProjectPolicy(min_drafts=min_drafts, final_cap=final_cap,
+                      **({} if low_credit_threshold is None else {"low_credit_threshold": low_credit_threshold}))
         ws = self.workspace(workspace)
         exists = self.s.scalar(select(ProjectRow).where(ProjectRow.workspace_id == ws.id, ProjectRow.name == name))
         if exists is not None:
