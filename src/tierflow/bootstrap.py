@@ -67,7 +67,9 @@ def default_guard() -> Guard:
 
 
 def recover(services: Services) -> None:
-    """Jobs left ``running`` by a crashed process are failed (and their reservations refunded)."""
-    from tierflow.stages.recovery import recover_stale_jobs
+    """Jobs left ``running`` by a crashed process are failed (and their reservations refunded);
+    blobs a killed process wrote without their asset row are removed after a grace period."""
+    from tierflow.stages.recovery import recover_stale_jobs, sweep_orphan_blobs
 
     recover_stale_jobs(services)
+    sweep_orphan_blobs(services, force=False)

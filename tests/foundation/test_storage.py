@@ -54,5 +54,27 @@ def test_a_crash_mid_write_leaves_only_a_temp_file_that_is_swept(tmp_path, monke
     assert store.all_blobs() == []
     assert list(tmp_path.glob("*/*/.*.tmp")) == []  # the writer removed its temp file
     (tmp_path / "aa" / "bb").mkdir(parents=True)
-    (tmp_path / "aa" / "bb" / ".leftover.tmp").write_bytes(b"x")
-    assert store.sweep_temp() == 1
+    leftover = tmp_path / "aa" / "bb" / ".leftover.tmp"
+    leftover.write_bytes(b"x")
+    assert store.sweep_temp() == 0, "a fresh temp file may be a live writer's in another process"
+    _age(leftover, 3600)
+    assert store.sweep_temp() == 1 and not leftover.exists()
+
+
+def _age(path, seconds: float) -> None:
+    import os
+    import time
+
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_blobs_no_asset_names_are_swept_after_the_grace_period(tmp_path):
+    store = LocalBlobStore(tmp_path)
+    kept, _ = store.put(b"an asset's image", "png")
+    orphan, _ = store.put(b"written just before a SIGKILL, its row never committed", "png")
+    assert store.sweep_unreferenced({kept}) == 0  # young: maybe a render in flight elsewhere
+    _age(store.path_for(orphan, "png"), 3600)
+    _age(store.path_for(kept, "png"), 3600)
+    assert store.sweep_unreferenced({kept}) == 1
+    assert store.exists(kept, "png") and not store.exists(orphan, "png")

@@ -2,7 +2,9 @@
 
 A blob is written to a temporary file in the same folder, flushed to disk, then renamed into
 place, so a reader never sees half a file and a crash leaves at most a ``.tmp`` file that
-:meth:`LocalBlobStore.sweep_temp` removes.
+:meth:`LocalBlobStore.sweep_temp` removes. A process killed between writing a blob and committing
+its asset row leaves a complete but unreferenced blob: :meth:`LocalBlobStore.sweep_unreferenced`
+removes those once they are older than a grace period.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from tierflow.domain.errors import InvalidInput, NotFound
 
+GRACE_SECONDS = 600.0  # what a sweep never touches: younger files may belong to a live writer
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 
@@ -70,13 +74,41 @@ class LocalBlobStore:
     def delete(self, sha256: str, ext: str) -> None:
         self.path_for(sha256, ext).unlink(missing_ok=True)
 
-    def sweep_temp(self) -> int:
-        """Remove temporary files left by a crash mid-write; return how many."""
+    def sweep_temp(self, older_than: float = GRACE_SECONDS) -> int:
+        """Remove temporary files a crash left mid-write; return how many.
+
+        Only files older than ``older_than`` seconds: another live process (the studio, a
+        worker) may be writing one right now.
+        """
+        cutoff = time.time() - older_than
         count = 0
         for tmp in self.root.glob("*/*/.*.tmp"):
-            tmp.unlink(missing_ok=True)
-            count += 1
+            if _mtime(tmp) < cutoff:
+                tmp.unlink(missing_ok=True)
+                count += 1
+        return count
+
+    def sweep_unreferenced(self, referenced: set[str], older_than: float = GRACE_SECONDS) -> int:
+        """Remove complete blobs that no asset row names, older than ``older_than`` seconds.
+
+        A process killed between writing a blob and committing its asset row leaves such a blob.
+        The grace period spares the blobs of renders in flight in other processes, whose rows are
+        milliseconds from committing. Returns how many were removed.
+        """
+        cutoff = time.time() - older_than
+        count = 0
+        for path in self.all_blobs():
+            if path.name.split(".")[0] not in referenced and _mtime(path) < cutoff:
+                path.unlink(missing_ok=True)
+                count += 1
         return count
 
     def all_blobs(self) -> list[Path]:
         return [p for p in self.root.glob("*/*/*") if not p.name.startswith(".")]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed meanwhile
+        return float("inf")
