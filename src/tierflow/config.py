@@ -24,6 +24,7 @@ class Settings:
     )
     device: str | None = field(default_factory=lambda: os.environ.get("TIERFLOW_DEVICE") or None)
     models_path: Path | None = None  # default: $TIERFLOW_HOME/models
+    jobs: str = field(default_factory=lambda: os.environ.get("TIERFLOW_JOBS") or "inprocess")  # or "durable"
 
     @property
     def db_url(self) -> str:

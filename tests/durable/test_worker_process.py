@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from tierflow.guardrails.budget import budget_status
 from tierflow.jobs.durable import enqueue, requeue_expired
+from tierflow.stages.recovery import sweep_orphan_blobs
 from tierflow.storage.generations_repo import GenerationsRepo
 from tierflow.storage.tables import AssetRow
 
@@ -65,13 +66,24 @@ def test_a_killed_worker_s_job_is_requeued_and_finished_by_another(services, pro
         assert row.status == "running" and row.attempts == 1
     partial = _assets(services, gen_id)
     assert 1 <= len(partial) < N
-    # Its owner process is gone (same host): no need to wait out the lease.
-    assert requeue_expired(services) == {"requeued": [gen_id], "failed": []}
+    # Its owner process is gone (same host): no need to wait out the lease; `jobs show` puts it back.
+    shown = subprocess.run([sys.executable, "-m", "tierflow", "jobs", "show", gen_id, "--json"], cwd=ROOT,
+                           env=_env(), capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    job = json.loads(shown.stdout)["job"]
+    assert (job["status"], job["attempts"], job["lease_owner"]) == ("queued", 1, None)
+    assert job["outputs"] == len(partial) and "queued again" in job["error"]
     with services.db.read() as s:
         assert GenerationsRepo(s).row(gen_id).status == "queued"
-    # Finished outputs are complete assets; nothing half-written exists.
-    assert {a.sha256 for a in partial} == _blob_shas(services)
+    assert requeue_expired(services) == {"requeued": [], "failed": []}  # nothing left to recover
+    # Finished outputs are complete assets with their blobs. A SIGKILL between a blob's write and
+    # its row's commit can leave one complete, unreferenced blob: the orphan sweep removes it (the
+    # grace period, waived here, is what spares other processes' renders in flight).
+    blobs = _blob_shas(services)
+    assert {a.sha256 for a in partial} <= blobs and len(blobs - {a.sha256 for a in partial}) <= 1
     assert all(services.blobs.exists(a.sha256, a.format) for a in partial)
+    assert sweep_orphan_blobs(services, older_than=0) == len(blobs) - len(partial)
+    assert {a.sha256 for a in partial} == _blob_shas(services)
 
     second = subprocess.run([sys.executable, "-m", "tierflow", "worker", "--tiers", "draft", "--once", "--json"],
                             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)

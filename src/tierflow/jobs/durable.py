@@ -9,6 +9,9 @@
                  heartbeat thread extends the lease; outputs an earlier attempt stored are kept
     requeue_expired  a lease that ran out (worker killed) → QUEUED again, or FAILED and refunded
                  after ``max_attempts``; stored outputs are complete assets and are never deleted
+    cancel       a QUEUED job → CANCELLED and refunded now; a RUNNING one gets a cancel request
+                 (params["cancel_requested"]) that its worker's heartbeat turns into the engine's
+                 cancel at the next step
 
 The database is the source of truth for jobs and credits; a worker holds nothing that a crash
 could lose except the render in progress.
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from tierflow.domain.errors import InvalidInput, TierflowError
+from tierflow.domain.errors import InvalidInput, NotFound, TierflowError
 from tierflow.domain.models import JobStatus, Stage, Tier
 from tierflow.stages.recovery import _owner_alive, process_owner
 from tierflow.storage.assets_repo import AssetsRepo
@@ -112,7 +115,19 @@ def resolved_spec(plan: RenderPlan) -> dict[str, Any]:
 
 def enqueue(services: Services, plan_spec: dict[str, Any]) -> str:
     """Validate, price and queue a job; its credits are reserved now, with the row. Returns its generation id."""
-    plan = plan_from_spec(services, plan_spec)
+    return enqueue_plan(services, plan_from_spec(services, plan_spec))
+
+
+def queueable(plan: RenderPlan) -> bool:
+    """Whether ``plan``'s stage can be queued as a durable job (drafts and finals)."""
+    return plan.stage.value in QUEUEABLE
+
+
+def enqueue_plan(services: Services, plan: RenderPlan) -> str:
+    """Queue an already validated draft or final plan (the guard admits it now, with its override)."""
+    if not queueable(plan):
+        raise InvalidInput(f"{plan.stage.value!r} cannot be queued", field="stage",
+                           fix="queue a 'draft' or 'final' job; other stages render in the studio or the CLI")
     spec = resolved_spec(plan)
     info = plan.engine.describe().to_dict()
     info.pop("description", None)
@@ -177,19 +192,38 @@ def extend_lease(services: Services, job: ClaimedJob) -> bool:
         return result.rowcount == 1
 
 
-class Heartbeat:
-    """Extends a claimed job's lease every third of its length while the render runs."""
+def cancel_requested(services: Services, generation_id: str) -> bool:
+    """Whether someone asked the running job ``generation_id`` to stop (``tierflow jobs cancel``)."""
+    with services.db.read() as s:
+        params = s.scalar(select(GenerationRow.params).where(GenerationRow.id == generation_id)) or {}
+    return bool(params.get("cancel_requested"))
 
-    def __init__(self, services: Services, job: ClaimedJob) -> None:
-        self.services, self.job = services, job
+
+class Heartbeat:
+    """Extends a claimed job's lease every third of its length while the render runs, and passes a
+    cancel request on to ``cancel`` (looked for every ``CANCEL_POLL_SECONDS``)."""
+
+    CANCEL_POLL_SECONDS = 1.0
+
+    def __init__(self, services: Services, job: ClaimedJob, cancel: threading.Event | None = None) -> None:
+        self.services, self.job, self.cancel = services, job, cancel
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{job.generation_id}", daemon=True)
 
     def _run(self) -> None:
         interval = max(0.2, self.job.lease_seconds / 3)
-        while not self._stop.wait(interval):
+        tick = min(interval, self.CANCEL_POLL_SECONDS) if self.cancel is not None else interval
+        since_beat = 0.0
+        while not self._stop.wait(tick):
+            since_beat += tick
             try:
+                if self.cancel is not None and not self.cancel.is_set() and \
+                        cancel_requested(self.services, self.job.generation_id):
+                    self.cancel.set()  # the engine raises Cancelled at its next step; the runner refunds
+                if since_beat < interval:
+                    continue
+                since_beat = 0.0
                 if not extend_lease(self.services, self.job):
                     self.lost = True
                     log.warning("lost the lease on %s; another worker may take it over", self.job.generation_id)
@@ -227,7 +261,9 @@ def run_claimed(services: Services, job: ClaimedJob, on_event: EventSink | None 
     plan.request.seeds = remaining
     if len(remaining) != len(all_seeds):
         plan.after_output = _keep_variation(plan.after_output, all_seeds)
-    with Heartbeat(services, job):
+    if cancel_requested(services, job.generation_id):
+        plan.request.cancel.set()  # asked to stop while an earlier attempt ran: end as cancelled now
+    with Heartbeat(services, job, plan.request.cancel):
         return run_plan(services, plan, on_event, generation_id=job.generation_id)
 
 
@@ -265,6 +301,42 @@ def _assets_of(s, generation_id: str):
     repo = AssetsRepo(s)
     ids = s.scalars(select(AssetRow.id).where(AssetRow.generation_id == generation_id).order_by(AssetRow.created_at))
     return [repo.get(i) for i in ids]
+
+
+# -- cancel ---------------------------------------------------------------------------------
+def cancel(services: Services, generation_id: str) -> str:
+    """Cancel a durable job: a queued one now (refunded, stored outputs charged), a running one by
+    request (its worker stops at the engine's next step). Returns the status after the call
+    (``running`` for a request its worker has yet to act on)."""
+    from types import SimpleNamespace
+
+    from tierflow.stages.guard import Reservation
+
+    with services.db.transaction() as s:
+        row = s.scalar(select(GenerationRow).where(GenerationRow.id == generation_id).with_for_update())
+        if row is None or not (row.params or {}).get("job"):
+            raise NotFound(f"no durable job {generation_id!r}", field="job_id",
+                           fix="see `tierflow jobs list` for job ids")
+        if row.status == JobStatus.RUNNING.value:
+            row.params = {**row.params, "cancel_requested": True}
+            return JobStatus.RUNNING.value
+        if row.status != JobStatus.QUEUED.value:
+            raise InvalidInput(f"job {generation_id} already ended ({row.status})", field="job_id",
+                               fix="only queued or running jobs can be cancelled")
+        stored = AssetsRepo(s).count(generation_id=generation_id)
+        count = max(1, int(row.params["job"].get("n") or 1))
+        spent = row.credits * stored / count
+        reservation = Reservation(row.reservation_id, row.credits)
+        GenerationsRepo(s).finish(generation_id, JobStatus.CANCELLED, outputs=stored, credits=spent,
+                                  error="cancelled before it started" if not stored else
+                                  f"cancelled after {stored} of {count} output(s)")
+        row.lease_owner = row.lease_expires_at = None
+        owner = SimpleNamespace(project_id=row.project_id)  # the guard's settle and refund need only this
+        if stored:
+            services.guard.settle(s, owner, reservation, spent)
+        else:
+            services.guard.refund(s, owner, reservation)
+        return JobStatus.CANCELLED.value
 
 
 # -- recovery -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from tierflow.stages.persist import encode_output, store_encoded
 from tierflow.stages.recovery import process_owner
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo, to_generation
+from tierflow.storage.tables import GenerationRow
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -204,6 +205,8 @@ def _resume(services: Services, plan: RenderPlan, generation_id: str,
             job_params: dict[str, Any]) -> tuple[Generation, Reservation, float, int]:
     """A claimed job's row, its reservation (taken at enqueue), its price and its stored outputs."""
     with services.db.transaction() as s:
+        # Locked: `tierflow jobs cancel` may be adding its request to these params right now.
+        s.get(GenerationRow, generation_id, with_for_update=True)
         row = GenerationsRepo(s).row(generation_id)
         row.params = {**(row.params or {}), **job_params}
         row.engine_id = plan.engine.id

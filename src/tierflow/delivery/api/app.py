@@ -26,15 +26,15 @@ from tierflow.delivery.api.routers import (
     stages,
 )
 from tierflow.delivery.api.schemas import API
-from tierflow.jobs.inprocess import JobQueue
+from tierflow.jobs.backend import JobBackend, job_backend
 
 ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
 
 
-def create_app(services: Services, *, jobs: JobQueue | None = None,
+def create_app(services: Services, *, jobs: JobBackend | None = None,
                max_body_bytes: int = errors.MAX_BODY_BYTES) -> FastAPI:
-    """The REST API (and the web studio when installed) over ``services``; jobs run in this process."""
-    queue = jobs or JobQueue(services)
+    """The REST API (and the web studio when installed) over ``services``; jobs per ``TIERFLOW_JOBS``."""
+    queue = jobs or job_backend(services)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

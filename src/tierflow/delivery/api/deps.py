@@ -9,19 +9,19 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from tierflow.bootstrap import Services
-from tierflow.jobs.inprocess import JobQueue
+from tierflow.jobs.backend import JobBackend
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_jobs(request: Request) -> JobQueue:
+def get_jobs(request: Request) -> JobBackend:
     return request.app.state.jobs
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+JobsDep = Annotated[JobBackend, Depends(get_jobs)]
 
 
 def read_session(services: ServicesDep) -> Iterator[Session]:

@@ -13,6 +13,7 @@ from tierflow.delivery.cli import guardrails
 from tierflow.delivery.cli import production
 from tierflow.delivery.cli import users
 from tierflow.delivery.cli import worker
+from tierflow.delivery.cli import jobs
 from tierflow.delivery.cli import studio
 from tierflow.delivery.cli.output import State, emit_json, err
 from tierflow.domain.errors import TierflowError
@@ -35,6 +36,7 @@ engines.register(app)
 studio.register(app)
 guardrails.register(app)
 worker.register(app)
+app.add_typer(jobs.app, name="jobs")
 
 
 @app.command()

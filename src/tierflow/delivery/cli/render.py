@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         negative: str = typer.Option("", "--negative", help="Negative prompt."),
         milestone: str = typer.Option(None, "--milestone", "-m", help="Milestone name."),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help="Queue a durable job for `tierflow worker` instead."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Render N draft variations on the fast engine; each is stored as soon as it finishes."""
@@ -42,6 +43,9 @@ def register(app: typer.Typer) -> None:
         show_notices()
         if quote:
             _print_quote(svc, plan, json_out)
+            return
+        if queue:
+            _enqueue(svc, plan, json_out)
             return
         with render_progress(f"drafting on {plan.engine.id}", n, quiet=json_out) as on_event:
             result = run_plan(svc, plan, on_event)
@@ -58,6 +62,7 @@ def register(app: typer.Typer) -> None:
         milestone: str = typer.Option(None, "--milestone", "-m"),
         override_reason: str = typer.Option(None, "--override", help="Lead only: override a blocking policy, with this reason."),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help="Queue a durable job for `tierflow worker` instead."),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Re-render a kept draft on the final engine (same prompt and seed, the draft as init image)."""
@@ -72,6 +77,9 @@ def register(app: typer.Typer) -> None:
         show_notices()
         if quote:
             _print_quote(svc, plan, json_out)
+            return
+        if queue:
+            _enqueue(svc, plan, json_out)
             return
         with render_progress(f"final on {plan.engine.id}", 1, quiet=json_out) as on_event:
             result = run_plan(svc, plan, on_event)
@@ -93,6 +101,21 @@ def _override(reason: str | None):
     # The signed-in user's real role (the local admin without accounts); the guard checks and audits it.
     me, role = acting()
     return {"user": me, "role": role.value, "reason": reason}
+
+
+def _enqueue(svc, plan, json_out: bool) -> None:
+    """Queue the plan as a durable job (admitted and reserved now) and say how it gets rendered."""
+    from tierflow.jobs.durable import enqueue_plan
+    from tierflow.storage.generations_repo import GenerationsRepo
+
+    job_id = enqueue_plan(svc, plan)
+    with svc.db.read() as s:
+        credits = GenerationsRepo(s).get(job_id).credits
+    if json_out:
+        emit_json({"job": {"id": job_id, "status": "queued", "credits": credits}})
+        return
+    console.print(f"queued job {job_id} ({plan.stage.value} on {plan.engine.id}, {credits:g} credits reserved); "
+                  "run `tierflow worker` to render it, `tierflow jobs show ID` to follow it")
 
 
 def _print_quote(svc, plan, json_out: bool) -> None:

@@ -15,6 +15,10 @@ def register(app: typer.Typer) -> None:
     def studio(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
         port: int = typer.Option(8765, "--port", help="TCP port."),
+        jobs: str = typer.Option(None, "--jobs", help="inprocess (default; env TIERFLOW_JOBS) or durable: "
+                                 "drafts and finals are queued in the database for `tierflow worker`."),
+        workers: int = typer.Option(0, "--workers", help="With --jobs durable: also run N worker threads per "
+                                    "tier in this process (separate `tierflow worker` processes survive a crash)."),
         json_out: bool = typer.Option(False, "--json", help="Print the URLs as JSON, then serve."),
     ) -> None:
         """Serve the web studio and the REST API (OpenAPI docs at /docs) until Ctrl+C."""
@@ -22,9 +26,11 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from tierflow.delivery.api.app import create_app
+        from tierflow.jobs.backend import check_mode, job_backend
 
         _check_port(host, port)
         svc = services()
+        mode = check_mode(jobs or svc.settings.jobs)
         show_notices()
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         tiny = (svc.settings.preset or "").lower() == "tiny"
@@ -35,12 +41,16 @@ def register(app: typer.Typer) -> None:
         if host not in LOCAL_HOSTS:
             notes.append(f"listening on {host}: anyone who can reach this machine can use the studio "
                          "(there are no accounts yet)")
+        if mode == "durable" and not workers:
+            notes.append("--jobs durable: drafts and finals wait in the database until a `tierflow worker` "
+                         "renders them (or pass --workers N)")
+        backend = job_backend(svc, mode, workers=workers)
         if json_out:
-            emit_json({"url": url, "api": f"{url}/api/v1", "docs": f"{url}/docs", "notices": notes})
+            emit_json({"url": url, "api": f"{url}/api/v1", "docs": f"{url}/docs", "jobs": mode, "notices": notes})
         else:
             console.print(f"tierflow studio: [bold]{url}[/]   API {url}/api/v1   docs {url}/docs   (Ctrl+C stops)")
             warn([n for n in notes if n not in svc.engines.notices])
-        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(svc, jobs=backend), host=host, port=port, log_level="warning")
 
 
 def _check_port(host: str, port: int) -> None:

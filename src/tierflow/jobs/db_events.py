@@ -1,0 +1,130 @@
+"""A durable job seen from the studio: its events rebuilt from the database, followed by polling.
+
+    started   once a worker has claimed it (the row's started_at is set)
+    asset     one per asset stored for the generation, in stored order (created_at, id)
+    finished  the row succeeded  |  failed  the row failed or was cancelled
+
+The events are a function of the rows, appended in order, so their positions (the SSE ids) are the
+same for every follower and ``Last-Event-ID`` resumes across reconnects and studio processes.
+Step progress is not stored, so a durable job reports no ``progress`` events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from tierflow.domain.models import Asset, JobStatus
+from tierflow.jobs.inprocess import TERMINAL, JobEvent
+from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.generations_repo import GenerationsRepo
+from tierflow.storage.tables import AssetRow
+
+if TYPE_CHECKING:
+    from tierflow.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25
+
+
+class DbJob:
+    """The live view of one durable job (generation id = job id), refreshed from its rows."""
+
+    def __init__(self, services: Services, generation_id: str, stop: threading.Event | None = None) -> None:
+        self.services = services
+        self.id = self.generation_id = generation_id
+        self.assets: list[Asset] = []
+        self.error: dict[str, Any] | None = None
+        self._stop = stop or threading.Event()
+        self._events: list[JobEvent] = []
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one reader at a time: assets are appended once
+        self._poller: threading.Thread | None = None
+        self.refresh()  # raises NotFound for an unknown id
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    def events_from(self, index: int = 0) -> list[JobEvent]:
+        with self._lock:
+            return self._events[max(0, index):]
+
+    def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake()`` after new events; polls the database while anyone listens."""
+        with self._lock:
+            self._listeners.append(wake)
+            if self._poller is None or not self._poller.is_alive():
+                self._poller = threading.Thread(target=self._poll, name=f"follow-{self.id}", daemon=True)
+                self._poller.start()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if wake in self._listeners:
+                    self._listeners.remove(wake)
+
+        return unsubscribe
+
+    def refresh(self) -> bool:
+        """Read the row and its assets; append the events they add. True when there were new ones."""
+        with self._refreshing:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        with self.services.db.read() as s:
+            row = GenerationsRepo(s).row(self.generation_id)  # the row first: its assets are committed before it ends
+            status, params = JobStatus(row.status), dict(row.params or {})
+            credits, error, started = row.credits, row.error, row.started_at is not None
+            self.stage, self.engine_id, self.project_id = row.stage, row.engine_id, row.project_id
+            ids = list(s.scalars(select(AssetRow.id).where(AssetRow.generation_id == self.generation_id)
+                                 .order_by(AssetRow.created_at, AssetRow.id)))
+            seen = {a.id for a in self.assets}
+            repo = AssetsRepo(s)
+            new_assets = [repo.get(i) for i in ids if i not in seen]
+        with self._lock:
+            before = len(self._events)
+            kinds = {e.kind for e in self._events}
+            ended = status in TERMINAL
+            if "started" not in kinds and (started or new_assets or status is JobStatus.SUCCEEDED):
+                self._add("started", {"generation_id": self.id, "credits": credits,
+                                      "warnings": list(params.get("warnings", []))})
+            for asset in new_assets:
+                self.assets.append(asset)
+                self._add("asset", {"asset": asset})
+            if ended and not kinds & {"finished", "failed"}:
+                if status is JobStatus.SUCCEEDED:
+                    self._add("finished", {"generation_id": self.id, "credits": credits,
+                                           "warnings": list(params.get("warnings", []))})
+                else:
+                    self.error = {"error": status.value, "message": error, "field": None, "fix": None,
+                                  "detail": error}
+                    self._add("failed", {"generation_id": self.id, "error": self.error})
+            self.status = status
+            return len(self._events) > before
+
+    def _add(self, kind: str, data: dict[str, Any]) -> None:
+        self._events.append(JobEvent(len(self._events), kind, data))
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            with self._lock:
+                listeners = list(self._listeners)
+            if not listeners or self.done:
+                return
+            try:
+                fresh = self.refresh()
+            except Exception:  # noqa: BLE001 - a DB hiccup must not end the stream; the next poll retries
+                log.warning("could not read job %s", self.id, exc_info=True)
+                continue
+            if fresh or self.done:
+                for wake in listeners:
+                    try:
+                        wake()
+                    except Exception:  # noqa: BLE001 - a gone subscriber must not stop the others
+                        log.debug("job listener failed", exc_info=True)
