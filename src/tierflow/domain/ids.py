@@ -17,13 +17,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+# Where a user finds valid ids for a field (the error's fix names it).
+_ID_SOURCES = {"job_id": "`tierflow jobs list` (e.g. gen_3f9c0a1b2c3d4e5f)"}
+_DEFAULT_SOURCE = "`tierflow gallery` (e.g. ast_3f9c0a1b2c3d4e5f)"
+
+
 def check_id(value: str, field: str = "asset") -> str:
     """Reject anything that is not a tierflow id (paths, traversal, empty)."""
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise InvalidInput(
             f"{value!r} is not a valid id",
             field=field,
-            fix="pass an id as shown by `tierflow gallery` (e.g. ast_3f9c0a1b2c3d4e5f)",
+            fix=f"pass an id as shown by {_ID_SOURCES.get(field, _DEFAULT_SOURCE)}",
         )
     return value
 

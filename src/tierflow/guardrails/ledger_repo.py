@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from tierflow.domain.errors import InvalidInput, NotFound
@@ -88,8 +88,13 @@ class LedgerRepo:
 
     def open_reservation_ids(self) -> list[str]:
         """Reservations with a reserve entry and no commit or refund yet (any scope)."""
-        reserved = set(self.s.scalars(select(LedgerEntryRow.reservation_id).where(
-            LedgerEntryRow.kind == EntryKind.RESERVE.value)))
-        closed = set(self.s.scalars(select(LedgerEntryRow.reservation_id).where(
-            LedgerEntryRow.kind.in_([EntryKind.COMMIT.value, EntryKind.REFUND.value]))))
-        return sorted(r for r in reserved - closed if r)
+        # One grouped query (every start runs it through the guard's orphan sweep): the database
+        # aggregates the ledger instead of this process loading every reservation id ever made.
+        closing = case((LedgerEntryRow.kind.in_([EntryKind.COMMIT.value, EntryKind.REFUND.value]), 1), else_=0)
+        reserving = case((LedgerEntryRow.kind == EntryKind.RESERVE.value, 1), else_=0)
+        query = (select(LedgerEntryRow.reservation_id)
+                 .where(LedgerEntryRow.reservation_id.is_not(None))
+                 .group_by(LedgerEntryRow.reservation_id)
+                 .having(func.sum(reserving) > 0, func.sum(closing) == 0)
+                 .order_by(LedgerEntryRow.reservation_id))
+        return list(self.s.scalars(query))

@@ -100,8 +100,7 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     else:
         with services.db.transaction() as s:
             gen, reservation = _open(services, s, plan, credits, job_params)
-    emit(StageEvent("started", gen.id, credits=credits,
-                    warnings=list(dict.fromkeys([*plan.params.get("warnings", []), *reservation.warnings]))))
+    emit(StageEvent("started", gen.id, credits=credits, warnings=_warnings(plan, reservation)))
 
     assets: list[Asset] = []
     count = prior + max(1, len(plan.request.seeds))
@@ -141,8 +140,7 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     with services.db.transaction() as s:
         GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=prior + len(assets), credits=credits)
         services.guard.settle(s, plan, reservation, credits)
-        # The stage's own warnings (found while planning, e.g. "never reviewed") come first.
-        warnings = list(dict.fromkeys([*plan.params.get("warnings", []), *reservation.warnings]))
+        warnings = _warnings(plan, reservation)
         status = services.guard.status(s, plan.project_id)
         warnings += [w for w in status.get("warnings", []) if w not in warnings]
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
@@ -178,6 +176,11 @@ def release(services: Services, plan: RenderPlan, generation_id: str, reason: st
         reservation = Reservation(row.reservation_id, row.credits)
         repo.finish(generation_id, JobStatus.CANCELLED, outputs=0, credits=0.0, error=reason)
         services.guard.refund(s, plan, reservation)
+
+
+def _warnings(plan: RenderPlan, reservation: Reservation) -> list[str]:
+    """The stage's own warnings (found while planning, e.g. "never reviewed"), then the guard's."""
+    return list(dict.fromkeys([*plan.params.get("warnings", []), *reservation.warnings]))
 
 
 def _job_params(plan: RenderPlan, info: Any) -> dict[str, Any]:
