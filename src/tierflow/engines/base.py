@@ -53,7 +53,8 @@ class Capabilities:
     default_guidance: float = 0.0
     max_batch: int = 64
     seeded: bool = True  # False: the provider treats seeds as best-effort
-    family: str = ""  # engines of one family can hand off seeds and latents
+    family: str = ""  # engines of one family can hand off seeds
+    latent_space: str = ""  # engines sharing a VAE latent space can hand off latents (no re-encode)
     max_frames: int = 0
     scale: int = 0  # upscalers: the model's native factor
 
@@ -70,6 +71,7 @@ class Capabilities:
             "max_batch": self.max_batch,
             "seeded": self.seeded,
             "family": self.family,
+            "latent_space": self.latent_space,
             "max_frames": self.max_frames,
             "scale": self.scale,
         }
@@ -94,6 +96,10 @@ class RenderRequest:
     frames: int | None = None  # img2vid
     fps: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Drafts: keep each output's final latent and show a tiny-decoder preview (full decode on keep).
+    preview: bool = False
+    # img2img from a draft's latent (same latent space): numpy array (1, C, h, w), no VAE encode.
+    init_latent: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def params(self) -> dict[str, Any]:
@@ -129,6 +135,9 @@ class Rendered:
     height: int = 0
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)  # provider model id, usage, sampler...
+    latent: Any = None  # the final latent (numpy, (1, C, h, w)) when the engine kept it
+    encoded: bytes | None = None  # the image as the provider sent it (hosted): stored as is
+    encoded_format: str = ""  # "png" | "jpg" | "webp" for ``encoded``
 
     def __post_init__(self) -> None:
         if self.image is not None and not self.width:
@@ -185,6 +194,13 @@ class Engine(abc.ABC):
 
     def close(self) -> None:
         """Release models and memory; the engine may be used again (it reloads)."""
+
+    def decode_latent(self, latent: Any) -> Image.Image:
+        """The full-quality image of a latent this engine kept (decode-on-keep)."""
+        from tierflow.domain.errors import EngineUnavailable
+
+        raise EngineUnavailable(f"engine {self.id!r} cannot decode latents", field="engine",
+                                fix="keep the preview image, or re-render the draft with a local engine")
 
     # -- shared validation (diffusers' check_inputs habit: name the field and the fix) --
     def prepare(self, request: RenderRequest) -> RenderRequest:

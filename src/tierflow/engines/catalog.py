@@ -21,11 +21,13 @@ TINY_DRAFT = LocalPreset(
     id="tiny-draft", tier=Tier.DRAFT, repo="tiny-sd", revision=None, kind="tiny", dtype="float32",
     default_size=(512, 512), default_steps=2, max_size=1024,
     description="offline StableDiffusionPipeline with tiny random weights (tests, demos)",
+    latent_space="tiny-kl-f8", tiny_decoder="tiny-taesd",
 )
 TINY_FINAL = LocalPreset(
     id="tiny-final", tier=Tier.FINAL, repo="tiny-sdxl", revision=None, kind="tiny", dtype="float32",
     default_size=(512, 512), default_steps=4, default_guidance=5.0, max_size=1024,
     description="offline StableDiffusionXLPipeline with tiny random weights (tests, demos)",
+    latent_space="tiny-kl-f8", tiny_decoder="tiny-taesd",  # both tiny pipelines share one VAE (same seed)
 )
 TINY_VIDEO = LocalPreset(
     id="tiny-video", tier=Tier.VIDEO, repo="tiny-wan-i2v", revision=None, kind="tiny", dtype="float32",
@@ -58,7 +60,9 @@ def _tiny_image(preset: LocalPreset, cls_name: str):
     def factory(settings: Settings):
         from tierflow.engines.tiny import engines as tiny
 
-        local = dataclasses.replace(preset, repo=str(Path(settings.models_dir) / preset.repo))
+        models = Path(settings.models_dir)
+        local = dataclasses.replace(preset, repo=str(models / preset.repo),
+                                    tiny_decoder=str(models / preset.tiny_decoder) if preset.tiny_decoder else None)
         return getattr(tiny, cls_name)(local, settings.models_dir, offline=True, device=settings.device)
 
     return factory

@@ -9,16 +9,11 @@ from tierflow.delivery.cli.output import State, console, emit_json
 
 app = typer.Typer(help="Download, list and remove real model weights (Hugging Face cache).", no_args_is_help=True)
 
-CONFIG_FILES = ["*.json", "*.txt", "*.model", "*/*.json", "*/*.txt", "*/*.model", "*/*.tiktoken"]
-
-
 def patterns_for(spec) -> list[str] | None:
-    """Only the files the preset loads: the single weights file, or the diffusers folders in its variant."""
-    if spec.filename:
-        return [spec.filename]
-    variant = spec.preset.variant
-    weights = [f"*/*.{variant}.safetensors", f"*/*.{variant}-*.safetensors"] if variant else ["*/*.safetensors"]
-    return CONFIG_FILES + weights + ["*/*.safetensors.index*.json"]
+    """Only the files the preset loads (the same list the implicit download on first use takes)."""
+    from tierflow.engines.local.loading import files_for
+
+    return files_for(spec.preset.variant, spec.filename)
 
 
 @app.command("pull")
@@ -39,6 +34,11 @@ def pull(
         if not json_out:
             console.print(f"pulling [bold]{spec.id}[/] ({spec.repo}@{(spec.revision or 'main')[:12]})")
         path = models_cache.pull(spec.repo, spec.revision, progress=not json_out, allow_patterns=patterns_for(spec))
+        if spec.preset.tiny_decoder:  # the draft preview decoder (TAESD, TAESDXL, ...)
+            from tierflow.engines.local.loading import TINY_DECODER_FILES
+
+            models_cache.pull(spec.preset.tiny_decoder, spec.preset.tiny_decoder_revision, progress=not json_out,
+                              allow_patterns=TINY_DECODER_FILES)
         done.append({"id": spec.id, "repo": spec.repo, "revision": spec.revision, "path": str(path)})
     if json_out:
         emit_json({"pulled": done})

@@ -81,6 +81,9 @@ def encode_mp4(frames: Sequence[np.ndarray | Image.Image], fps: int) -> bytes:
 class DiffusersVideoEngine(DiffusersImageEngine):
     """An image-to-video diffusers pipeline: first frame from ``init_image``, motion from the prompt."""
 
+    latent_drafts = False
+    fast_modules = False
+
     frame_step: int = 4  # valid frame counts are frame_step * k + 1 (the VAE's temporal factor)
     min_frames: int = 5
     max_frames: int = 121

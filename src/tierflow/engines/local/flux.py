@@ -18,6 +18,7 @@ class FluxEngine(DiffusersImageEngine):
     pipeline_class = "FluxPipeline"
     img2img_class = "FluxImg2ImgPipeline"
     family = "flux"
+    latent_drafts = False  # packed 2x2 latents: TAEF1 previews are not wired yet
 
     def __init__(self, preset: LocalPreset, *, max_sequence_length: int = 256, **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
@@ -28,3 +29,6 @@ class FluxEngine(DiffusersImageEngine):
 
     def pipeline_kwargs(self, request: RenderRequest) -> dict[str, Any]:
         return {"max_sequence_length": self.max_sequence_length}
+
+    def prompt_kwargs(self, pipe: Any, request: RenderRequest, count: int) -> dict[str, Any]:
+        return {"prompt": [request.prompt] * count}  # T5 + CLIP embeddings: not cached yet

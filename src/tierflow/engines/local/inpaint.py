@@ -40,6 +40,8 @@ class StableDiffusionInpaintEngine(DiffusersImageEngine):
     """``StableDiffusionInpaintPipeline``: init image + mask (white = repaint) + prompt, per seed."""
 
     pipeline_class = "StableDiffusionInpaintPipeline"
+    latent_drafts = False
+    fast_modules = False
     family = "sd"
 
     def __init__(self, preset: LocalPreset, *, offline: bool = False, device: str | None = None) -> None:

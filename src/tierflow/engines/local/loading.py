@@ -31,6 +31,30 @@ def weights_present(repo: str, revision: str | None) -> bool:
         return False
 
 
+CONFIG_FILES = ["*.json", "*.txt", "*.model", "*/*.json", "*/*.txt", "*/*.model", "*/*.tiktoken"]
+
+
+def files_for(variant: str | None, filename: str | None = None) -> list[str]:
+    """The files a preset loads, as ``allow_patterns``: one list for `tierflow models pull` and first use.
+
+    Single-file weights: that file. Diffusers folders: configs, tokenizers and the safetensors of
+    ``variant`` (sharded or not), never the other variants, ``.bin`` copies or the root-level
+    single-file checkpoints some repos also carry.
+    """
+    if filename:
+        return [filename]
+    if variant:
+        weights = [f"*/*.{variant}.safetensors", f"*/*.{variant}-*.safetensors", f"*/*.safetensors.index.{variant}.json"]
+    else:
+        weights = ["*/*.safetensors"]
+    return CONFIG_FILES + weights + ["*/*.safetensors.index*.json"]
+
+
+# An AutoencoderTiny repo (madebyollin/taesd, ...) keeps the diffusers model at its root beside
+# the original .pth/.safetensors encoder and decoder files, which diffusers does not open.
+TINY_DECODER_FILES = ["config.json", "diffusion_pytorch_model.safetensors"]
+
+
 def download(repo: str, revision: str | None, *, allow_patterns: list[str] | None = None) -> str:
     """Download a repo snapshot into the Hugging Face cache (resumable, with tqdm progress)."""
     from huggingface_hub import snapshot_download
@@ -75,13 +99,18 @@ def from_pipe(name: str, pipe: Any) -> Any:
         return diffusers_class(name).from_pipe(pipe)
 
 
-def load_pipeline(pipeline_cls: Any, repo: str, revision: str | None, *, offline: bool, **kwargs: Any) -> Any:
-    """``pipeline_cls.from_pretrained`` from local files, downloading first when allowed."""
+def load_pipeline(pipeline_cls: Any, repo: str, revision: str | None, *, offline: bool,
+                  allow_patterns: list[str] | None = None, **kwargs: Any) -> Any:
+    """``pipeline_cls.from_pretrained`` from local files, downloading first when allowed.
+
+    The download fetches only ``allow_patterns`` (:func:`files_for`): what ``from_pretrained``
+    then opens, not the whole repository.
+    """
     local = is_local_path(repo)
     if not local and not weights_present(repo, revision):
         if offline:
             raise offline_error(repo, revision)
-        download(repo, revision)
+        download(repo, revision, allow_patterns=allow_patterns)
     try:
         with LOAD_LOCK:
             return pipeline_cls.from_pretrained(

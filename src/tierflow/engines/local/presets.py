@@ -45,6 +45,16 @@ def _spec(engine_class: str, pipeline: str, *, filename: str | None = None, max_
     return PresetSpec(LocalPreset(**preset), engine_class, pipeline, filename, max_sequence_length, note)  # type: ignore[arg-type]
 
 
+# Tiny decoders (AutoencoderTiny) for draft previews, pinned like the models. TAESD's and
+# TAESDXL's commits are the snapshot hashes seen in public caches of those repos; no public pin
+# of TAEF1 was found, so it follows main until one is pinned (FLUX keeps no latent drafts yet).
+TAESD = ("madebyollin/taesd", "614f76814bbe30edbe2e627ace1c2234c81a2c0e")
+TAESDXL = ("madebyollin/taesdxl", "b20258aaef75ef61e659c1e0f14f251cf0ad153e")
+TAEF1 = ("madebyollin/taef1", None)
+# Latent spaces: SD 1.x/2.x share one VAE (scaling 0.18215), SDXL and its Turbo another (0.13025).
+SD_LATENTS = "sd-kl-f8"
+SDXL_LATENTS = "sdxl-kl-f8"
+
 CATALOGUE: tuple[PresetSpec, ...] = (
     # -- draft ---------------------------------------------------------------------------------
     _spec("stable_diffusion", "StableDiffusionPipeline",
@@ -52,25 +62,26 @@ CATALOGUE: tuple[PresetSpec, ...] = (
           revision="b261bac6fd2cf515557d5d0707481eafa0485ec2",
           description="SD-Turbo (distilled SD 2.1): 512 px in 1 step", dtype="float16",
           default_size=(512, 512), default_steps=1, default_guidance=0.0, max_size=768, memory_gb=4.0,
-          variant="fp16"),
+          variant="fp16", latent_space=SD_LATENTS, tiny_decoder=TAESD[0], tiny_decoder_revision=TAESD[1]),
     _spec("stable_diffusion_xl", "StableDiffusionXLPipeline",
           id="sdxl-turbo", tier=Tier.DRAFT, repo="stabilityai/sdxl-turbo",
           revision="71153311d3dbb46851df1931d3ca6e939de83304",
           description="SDXL-Turbo (distilled SDXL): 512 px in 1-4 steps", dtype="float16",
           default_size=(512, 512), default_steps=1, default_guidance=0.0, max_size=1024, memory_gb=8.0,
-          variant="fp16"),
+          variant="fp16", latent_space=SDXL_LATENTS, tiny_decoder=TAESDXL[0], tiny_decoder_revision=TAESDXL[1]),
     # -- final ---------------------------------------------------------------------------------
     _spec("stable_diffusion_xl", "StableDiffusionXLPipeline",
           id="sdxl", tier=Tier.FINAL, repo="stabilityai/stable-diffusion-xl-base-1.0",
           revision="462165984030d82259a11f4367a4eed129e94a7b",
           description="SDXL 1.0 base: 1024 px, 30 steps with CFG", dtype="float16",
           default_size=(1024, 1024), default_steps=30, default_guidance=5.0, max_size=2048, memory_gb=12.0,
-          variant="fp16"),
+          variant="fp16", latent_space=SDXL_LATENTS, tiny_decoder=TAESDXL[0], tiny_decoder_revision=TAESDXL[1]),
     _spec("flux", "FluxPipeline", max_sequence_length=256,
           id="flux-schnell", tier=Tier.FINAL, repo="black-forest-labs/FLUX.1-schnell",
           revision="741f7c3ce8b383c54771c7003378a50191e9efe9",
           description="FLUX.1 [schnell]: 1024 px in 4 steps, no guidance", dtype="bfloat16",
-          default_size=(1024, 1024), default_steps=4, default_guidance=0.0, max_size=2048, memory_gb=36.0),
+          default_size=(1024, 1024), default_steps=4, default_guidance=0.0, max_size=2048, memory_gb=36.0,
+          latent_space="flux", tiny_decoder=TAEF1[0], tiny_decoder_revision=TAEF1[1]),
     # -- cleanup -------------------------------------------------------------------------------
     _spec("stable_diffusion_xl_inpaint", "StableDiffusionXLInpaintPipeline",
           id="sdxl-inpaint", tier=Tier.CLEANUP, repo="diffusers/stable-diffusion-xl-1.0-inpainting-0.1",

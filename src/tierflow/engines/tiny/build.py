@@ -146,7 +146,25 @@ def build_tiny_sdxl(folder: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _save_atomically(pipe, staging: Path, folder: Path) -> None:
+def build_tiny_taesd(folder: Path) -> None:
+    """An ``AutoencoderTiny`` (TAESD layout at toy width): the tiny preset's preview decoder."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+    try:
+        torch.manual_seed(SEED)
+        tiny = AutoencoderTiny(
+            in_channels=3, out_channels=3, latent_channels=4,
+            encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+            num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), upsampling_scaling_factor=2,
+        )
+        _save_atomically(tiny, tmp / "model", folder, marker_file="config.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _save_atomically(pipe, staging: Path, folder: Path, marker_file: str = "model_index.json") -> None:
     """``save_pretrained`` into a staging folder, then rename: a crash never leaves half a model."""
     pipe.save_pretrained(staging, safe_serialization=True)
     (staging / MARKER).write_text(BUILD_VERSION)
@@ -155,11 +173,11 @@ def _save_atomically(pipe, staging: Path, folder: Path) -> None:
     try:
         os.replace(staging, folder)
     except OSError:
-        if not (folder / "model_index.json").exists():
+        if not (folder / marker_file).exists():
             raise  # another process won the race only if the folder is complete
 
 
-BUILDERS = {"tiny-sd": build_tiny_sd, "tiny-sdxl": build_tiny_sdxl}
+BUILDERS = {"tiny-sd": build_tiny_sd, "tiny-sdxl": build_tiny_sdxl, "tiny-taesd": build_tiny_taesd}
 
 
 def ensure_built(models_dir: Path, name: str) -> Path:
@@ -178,4 +196,5 @@ def ensure_built(models_dir: Path, name: str) -> Path:
 def is_current(folder: Path) -> bool:
     """Built completely, by this version of the builders."""
     marker = folder / MARKER
-    return (folder / "model_index.json").exists() and marker.exists() and marker.read_text() == BUILD_VERSION
+    complete = (folder / "model_index.json").exists() or (folder / "config.json").exists()
+    return complete and marker.exists() and marker.read_text() == BUILD_VERSION

@@ -18,6 +18,7 @@ class _TinyMixin:
 
     def _ensure_weights(self) -> None:
         ensure_built(self.models_dir, self.model_name)
+        ensure_built(self.models_dir, "tiny-taesd")  # the preview decoder
 
 
 class TinyStableDiffusionEngine(_TinyMixin, StableDiffusionEngine):
