@@ -59,8 +59,8 @@ def test_asset_detail_file_and_export_with_provenance(client, drafts, services):
     assert detail["ancestors"] == [] and detail["tree"] == {"id": a.id, "stage": "draft", "review": "unreviewed",
                                                              "file_url": f"{V1}/assets/{a.id}/file", "children": []}
     f = client.get(f"{V1}/assets/{a.id}/file")
-    assert f.status_code == 200 and f.headers["content-type"] == "image/png"
-    assert f.content == services.blobs.get(a.sha256, "png")
+    assert f.status_code == 200 and f.headers["content-type"] == "image/jpeg"  # a draft preview
+    assert f.content == services.blobs.get(a.sha256, "jpg")
     e = client.get(f"{V1}/assets/{a.id}/export")
     assert e.status_code == 200 and e.headers["content-type"] == "image/png"
     assert e.headers["content-disposition"] == f'attachment; filename="{a.id}.png"'

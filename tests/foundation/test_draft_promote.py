@@ -33,7 +33,7 @@ def test_draft_seeds_derive_from_the_base_seed_and_stream_one_by_one(services, p
     assert kinds[0] == "started" and kinds[-1] == "finished"
     for a in result.assets:
         assert (a.width, a.height) == (64, 64)
-        assert services.blobs.exists(a.sha256, "png")
+        assert a.format == "jpg" and services.blobs.exists(a.sha256, "jpg")  # a preview; PNG once kept
         assert a.params["base_seed"] == 42 and a.params["engine_id"] == "tiny-draft"
         assert a.params["libraries"]["diffusers"]
 
@@ -41,8 +41,8 @@ def test_draft_seeds_derive_from_the_base_seed_and_stream_one_by_one(services, p
 def test_same_prompt_seed_and_size_give_identical_pixels(services, project):
     a = draft(services, project.id, "a red fox", n=1, seed=5, size=SMALL).assets[0]
     b = draft(services, project.id, "a red fox", n=1, seed=5, size=SMALL).assets[0]
-    pa = np.asarray(Image.open(io.BytesIO(services.blobs.get(a.sha256, "png"))))
-    pb = np.asarray(Image.open(io.BytesIO(services.blobs.get(b.sha256, "png"))))
+    pa = np.asarray(Image.open(io.BytesIO(services.blobs.get(a.sha256, a.format))))
+    pb = np.asarray(Image.open(io.BytesIO(services.blobs.get(b.sha256, b.format))))
     assert np.array_equal(pa, pb)
 
 
@@ -156,7 +156,9 @@ def test_a_failing_render_leaves_no_asset_row_and_no_blob(services, project, mon
     assert gen.status == JobStatus.FAILED.value and "GPU fell over" in gen.error
     # the first output was finished and stored before the failure: it stays, the rest never existed
     assert len(assets) == 1 and gen.outputs == 1
-    assert set(services.blobs.all_blobs()) - before == {services.blobs.path_for(assets[0].sha256, "png")}
+    latent = assets[0].params["latent"]["sha256"]  # the stored draft's preview and its latent
+    assert set(services.blobs.all_blobs()) - before == {services.blobs.path_for(assets[0].sha256, "jpg"),
+                                                        services.blobs.path_for(latent, "npy")}
 
 
 def test_a_row_that_cannot_be_written_removes_its_blob(services, project, monkeypatch):

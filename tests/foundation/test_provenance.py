@@ -25,9 +25,19 @@ def test_export_embeds_parameters_lineage_and_source_type(services, project, tmp
 
 
 def test_stored_blobs_already_carry_provenance(services, project):
+    from tierflow.provenance.jpeg import read_jpeg_metadata
+    from tierflow.stages.review import review
+
     d = draft(services, project.id, "a fox", n=1, seed=1, size="64x64").assets[0]
-    meta = read_png_metadata(services.blobs.get(d.sha256, "png"))
-    assert meta["tierflow"]["asset_id"] == d.id
+    assert d.format == "jpg"  # a draft preview: JPEG, its provenance in EXIF and XMP
+    meta = read_jpeg_metadata(services.blobs.get(d.sha256, "jpg"))
+    assert meta["tierflow"]["asset_id"] == d.id and meta["tierflow"]["decoder"] == "taesd"
+    assert meta["parameters"].startswith("a fox\n") and "Seed: 1" in meta["parameters"]
+    assert meta["digital_source_type"] == TRAINED
+    kept = review(services, d.id, "keep", seconds=1)
+    assert kept.format == "png"  # kept: lossless PNG of the full decode
+    meta = read_png_metadata(services.blobs.get(kept.sha256, "png"))
+    assert meta["tierflow"]["asset_id"] == d.id and meta["tierflow"]["decoder"] == "vae"
     assert "Seed: 1" in meta["parameters"]
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 def export_asset(services: Services, asset_id: str, out: Path) -> dict[str, Any]:
     """Write the asset to ``out`` atomically; PNGs get fresh provenance chunks."""
     out = Path(out).expanduser()
+    from tierflow.stages.decode import full_quality
+
+    full_quality(services, asset_id)  # a draft preview is exported as its full decode (PNG)
     with services.db.read() as s:
         repo = AssetsRepo(s)
         asset = repo.get(asset_id)

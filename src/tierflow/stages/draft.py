@@ -33,6 +33,7 @@ def plan_draft(services: Services, project: str, prompt: str, *, n: int = 4, see
     request = RenderRequest(
         task=TASK_TXT2IMG, prompt=text, negative_prompt=negative,
         seeds=[variation_seed(base_seed, i) for i in range(n)], width=width, height=height, steps=steps,
+        preview=True,  # latent drafts: tiny-decoder preview now, full decode on keep (stages/decode.py)
     )
     request = eng.prepare(request)  # validate before anything is written or shown
     return RenderPlan(

@@ -9,7 +9,7 @@ name it. When the row cannot be written, a blob this call created is deleted aga
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tierflow import __version__
@@ -17,6 +17,7 @@ from tierflow.domain.ids import new_id
 from tierflow.domain.models import Asset
 from tierflow.engines.base import EngineInfo, Rendered
 from tierflow.provenance.png import encode_png
+from tierflow.stages.decode import encode_image
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Encoded:
     fmt: str
     out: Rendered
     params: dict[str, Any]
+    side_blobs: list[tuple[bytes, str]] = field(default_factory=list)  # a draft's latent (stages/decode.py)
 
 
 def asset_params(plan: RenderPlan, out: Rendered, info: EngineInfo) -> dict[str, Any]:
@@ -68,18 +70,23 @@ def encode_output(plan: RenderPlan, generation_id: str, out: Rendered, info: Eng
         "engine_id": info.id,
         "seed": out.seed,
     }
-    if out.image is not None:
+    side: list[tuple[bytes, str]] = []
+    if out.image is not None and (special := encode_image(out, plan.stage.value, params, lineage)) is not None:
+        data, fmt, side = special  # JPEG preview + latent, or a provider's bytes as they came
+        kind = "image"
+    elif out.image is not None:
         data = encode_png(out.image, stage=plan.stage.value, parameters=params, lineage=lineage)
         kind, fmt = "image", "png"
     else:
         assert out.video_bytes is not None, "an engine output carries an image or a video"
         data = out.video_bytes
         kind, fmt = "video", out.video_format
-    return Encoded(asset_id, data, hashlib.sha256(data).hexdigest(), kind, fmt, out, params)
+    return Encoded(asset_id, data, hashlib.sha256(data).hexdigest(), kind, fmt, out, params, side)
 
 
 def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
     """Write the blob, then the row in its own transaction; undo the blob if the row fails."""
+    side = [(services.blobs.put(data, ext), ext) for data, ext in enc.side_blobs]
     sha, created = services.blobs.put(enc.data, enc.fmt)
     out = enc.out
     try:
@@ -96,6 +103,9 @@ def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc:
                 in_use = AssetsRepo(s).sha_in_use(sha)
             if not in_use:
                 services.blobs.delete(sha, enc.fmt)
+        for (side_sha, side_created), ext in side:
+            if side_created:  # a latent is named by exactly one asset's params
+                services.blobs.delete(side_sha, ext)
         raise
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import ReviewState, Stage, Tier
 from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
+from tierflow.stages.decode import full_quality, latent_handoff
 from tierflow.stages.inputs import check_prompt, check_strength, parse_size
 from tierflow.stages.runner import EventSink, RenderPlan, StageResult, run_plan
 from tierflow.stages.sources import fit_to, get_asset, load_image
@@ -32,6 +33,7 @@ def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None
         raise InvalidInput(f"asset {draft.id} was discarded", field="asset",
                            fix=f"keep it first (`tierflow review {draft.id} --keep`) or promote another draft")
     strength = check_strength(strength)
+    draft = full_quality(services, draft)  # decode-on-promote: the draft's pixels at full quality
     image = load_image(services, draft)
     eng = services.engines.for_tier(Tier.FINAL, engine)
     caps = eng.capabilities()
@@ -53,6 +55,7 @@ def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None
         seeds=[draft.seed if draft.seed is not None else 0], width=width, height=height, steps=steps,
         init_image=image, strength=strength,
     )
+    handoff = latent_handoff(services, draft, source_engine, eng, request)  # same latent space: no re-encode
     request = eng.prepare(request)  # validate before anything is written or shown
     return RenderPlan(
         project_id=draft.project_id, stage=Stage.FINAL, engine=eng, request=request, prompt_id=thread.id,
@@ -61,6 +64,7 @@ def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None
             "promoted_from": draft.id,
             "prompt_edited": text != draft.prompt,
             "seed_handoff": "exact" if same_family and caps.seeded else ("best-effort" if caps.seeded else "reference-image"),
+            "handoff": handoff,
         },
         after_output=_with_drift(image),
     )

@@ -83,6 +83,7 @@ def sweep_orphan_blobs(services: Services, older_than: float | None = None, *, f
     """
     import time
 
+    from tierflow.stages.decode import side_blob_refs
     from tierflow.storage.blobs import GRACE_SECONDS
     from tierflow.storage.tables import AssetRow
 
@@ -91,6 +92,7 @@ def sweep_orphan_blobs(services: Services, older_than: float | None = None, *, f
         return 0
     with services.db.read() as s:
         referenced = set(s.scalars(select(AssetRow.sha256)))
+        referenced |= side_blob_refs(s)  # draft latents, named in params
     removed = services.blobs.sweep_unreferenced(referenced, GRACE_SECONDS if older_than is None else older_than)
     marker.touch()
     return removed

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset, ReviewState
+from tierflow.stages.decode import full_quality_quietly
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.clock import aware, now
 from tierflow.storage.tables import AssetRow, ReviewRow
@@ -51,7 +52,10 @@ def review(services: Services, asset_id: str, state: ReviewState | str, *, secon
             last = s.scalar(select(func.max(ReviewRow.created_at)).where(ReviewRow.user_id == user_id))
             seconds = measured_seconds(now(), aware(row.created_at), aware(last))
         repo.review(row.id, state, seconds=seconds, user_id=user_id)
-        return repo.get(row.id)
+        asset = repo.get(row.id)
+    if state in (ReviewState.KEEP, ReviewState.STAR):
+        asset = full_quality_quietly(services, asset)  # decode-on-keep: a preview becomes the full decode
+    return asset
 
 
 def unreviewed_count(services: Services, project_id: str) -> int:

@@ -25,6 +25,9 @@ def load_image(services: Services, asset: Asset) -> Image.Image:
     if asset.kind != "image":
         raise InvalidInput(f"asset {asset.id} is a {asset.kind}", field="asset",
                            fix="pass an image asset (a video cannot be the input of this stage)")
+    from tierflow.stages.decode import full_quality
+
+    asset = full_quality(services, asset)  # a draft preview is used as its full decode
     data = services.blobs.get(asset.sha256, asset.format)
     with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")

@@ -70,6 +70,22 @@ class AssetsRepo:
             raise NotFound(f"no asset {asset_id!r}", field="asset", fix="see `tierflow gallery` for asset ids")
         return row
 
+    def replace_image(self, asset_id: str, *, sha256: str, fmt: str, size_bytes: int, params: dict[str, Any],
+                      expect_sha256: str) -> Asset:
+        """Point an asset at new pixels (a preview decoded at full quality); the row is locked.
+
+        ``expect_sha256``: the blob the caller decoded from; if another writer replaced it
+        meanwhile, the row is left as that writer made it.
+        """
+        check_id(asset_id, "asset")
+        row = self.s.get(AssetRow, asset_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no asset {asset_id!r}", field="asset", fix="see `tierflow gallery` for asset ids")
+        if row.sha256 == expect_sha256:
+            row.sha256, row.format, row.size_bytes, row.params = sha256, fmt, size_bytes, dict(params)
+            self.s.flush()
+        return to_asset(row, self.parents_of(row.id))
+
     def parents_of(self, asset_id: str) -> list[str]:
         q = select(AssetParentRow.parent_id).where(AssetParentRow.asset_id == asset_id).order_by(
             AssetParentRow.position)

@@ -7,7 +7,9 @@ unoptimised rather than failing.
 
 - ``cache``: prompt embeddings cached per (engine, prompt, negative prompt, guidance on/off)
 - ``tiny``: draft previews from the family's tiny decoder; the latent is kept for the full decode
-- ``batch``: variations in one forward pass (``batch`` outputs at a time)
+- ``batch``: variations in one forward pass, ``TIERFLOW_DRAFT_BATCH`` at a time (default 16 on
+  accelerators; 1 on the CPU, where a batch barely raises throughput but delays every preview
+  until the whole batch is done — set it to batch anyway)
 - ``fuse``: fused QKV projections in the UNet and VAE attention
 - ``channels_last``: NHWC memory format for the convolution-heavy UNet and decoders
 - ``compile``: ``torch.compile`` with a persistent on-disk cache; on CUDA ``reduce-overhead``
@@ -55,7 +57,7 @@ class FastPath:
 
                 raise InvalidInput(f"unknown fast-path step {unknown[0]!r}", field="TIERFLOW_FAST",
                                    fix=f"use a comma list of {', '.join(ALL)}, or off")
-        batch = int(env.get("TIERFLOW_DRAFT_BATCH") or (8 if device == "cpu" else 16))
+        batch = int(env.get("TIERFLOW_DRAFT_BATCH") or (1 if device == "cpu" else 16))
         mode = "reduce-overhead" if device == "cuda" else "default"
         return cls(frozenset(steps), max(1, batch), env.get("TIERFLOW_COMPILE_MODE") or mode)
 

@@ -73,9 +73,11 @@ def asset_file(asset_id: str, services: ServicesDep) -> FileResponse:
     """The stored blob; served only from the blob store, by the sha256 the database records."""
     asset = _asset(services, asset_id)
     path = services.blobs.open_path(asset.sha256, asset.format)
-    # content-addressed: the bytes behind an asset id never change
+    # content-addressed: the bytes behind an asset id never change, except a draft preview's, which
+    # its full decode replaces on keep (stages/decode.py): those are revalidated.
+    cache = "private, no-cache" if asset.params.get("decoder") == "taesd" else "private, max-age=31536000, immutable"
     return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                        headers={"Cache-Control": "private, max-age=31536000, immutable"})
+                        headers={"Cache-Control": cache})
 
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})

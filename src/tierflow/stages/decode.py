@@ -1,0 +1,167 @@
+"""Latent drafts in storage: the preview on disk, the latent beside it, the full decode on keep.
+
+A draft an engine rendered with ``request.preview`` arrives with its final latent and a preview
+from the tiny decoder. It is stored as a JPEG preview (provenance in EXIF/XMP) plus the latent as
+a small ``.npy`` blob named in the asset's params (``params["latent"]``). Keeping, starring,
+promoting or exporting the draft runs :func:`full_quality`: the engine's full VAE decode of that
+latent, once; the lossless PNG then replaces the preview as the asset's image, and the asset's
+params and lineage say which decoder made the pixels (``decoder: taesd`` → ``vae``).
+
+Outputs a hosted engine sent as encoded bytes are stored as those bytes, never re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tierflow.domain.models import Asset
+from tierflow.engines.base import Rendered
+from tierflow.storage.assets_repo import AssetsRepo
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tierflow.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+LATENT_KEY = "latent"  # params[LATENT_KEY] = {"sha256", "format", "shape", "dtype"}
+PREVIEW_FORMAT = "jpg"
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def encode_image(out: Rendered, stage: str, params: dict[str, Any],
+                 lineage: dict[str, Any]) -> tuple[bytes, str, list[tuple[bytes, str]]] | None:
+    """Bytes, format and side blobs for a preview or provider-encoded output; None: the usual PNG.
+
+    A latent draft: a JPEG preview and its ``.npy`` latent (``params`` and ``lineage`` gain the
+    latent's reference and the decoder). A hosted output with its original bytes: those bytes.
+    """
+    if out.latent is not None:
+        from tierflow.engines.local.latents import LATENT_FORMAT, latent_bytes
+        from tierflow.provenance.jpeg import encode_jpeg
+
+        raw = latent_bytes(out.latent)
+        params[LATENT_KEY] = {"sha256": hashlib.sha256(raw).hexdigest(), "format": LATENT_FORMAT,
+                              "shape": list(out.latent.shape), "dtype": str(out.latent.dtype)}
+        lineage["decoder"] = params.get("decoder")
+        lineage["latent_sha256"] = params[LATENT_KEY]["sha256"]
+        data = encode_jpeg(out.image, stage=stage, parameters=params, lineage=lineage)
+        return data, PREVIEW_FORMAT, [(raw, LATENT_FORMAT)]
+    if out.encoded is not None:
+        return out.encoded, out.encoded_format or "png", []
+    return None
+
+
+def is_preview(asset: Asset) -> bool:
+    """Pixels from a tiny decoder, with a latent to decode at full quality."""
+    from tierflow.engines.local.latents import DECODER_TINY
+
+    return asset.kind == "image" and asset.params.get("decoder") == DECODER_TINY and LATENT_KEY in asset.params
+
+
+def load_latent(services: Services, asset: Asset) -> np.ndarray | None:
+    """The draft latent an asset kept, or None."""
+    ref = asset.params.get(LATENT_KEY)
+    if not isinstance(ref, dict):
+        return None
+    from tierflow.engines.local.latents import latent_from_bytes
+
+    return latent_from_bytes(services.blobs.get(ref["sha256"], ref.get("format", "npy")))
+
+
+def _lock(asset_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(asset_id, threading.Lock())
+
+
+def full_quality(services: Services, asset: Asset | str) -> Asset:
+    """Decode-on-keep: replace a preview's pixels by the full VAE decode of its latent, once.
+
+    Returns the asset as stored afterwards (unchanged when it is not a preview). The engine that
+    rendered the draft decodes (the same VAE, device and dtype), so the image equals what plain
+    diffusers gives for the same seed.
+    """
+    from tierflow.engines.local.latents import DECODER_FULL
+    from tierflow.provenance.png import encode_png
+
+    asset_id = asset if isinstance(asset, str) else asset.id
+    with _lock(asset_id):
+        with services.db.read() as s:
+            current = AssetsRepo(s).get(asset_id)
+        if not is_preview(current):
+            return current
+        latent = load_latent(services, current)
+        engine = services.engines.get(current.engine_id)
+        image = engine.decode_latent(latent)
+        params = {**current.params, "decoder": DECODER_FULL, "preview_decoder": current.params.get("decoder"),
+                  "preview_sha256": current.sha256}
+        lineage = {"asset_id": current.id, "generation_id": current.generation_id, "project_id": current.project_id,
+                   "stage": current.stage.value, "parent_ids": list(current.parent_ids),
+                   "engine_id": current.engine_id, "seed": current.seed, "decoder": DECODER_FULL,
+                   "latent_sha256": params[LATENT_KEY]["sha256"]}
+        data = encode_png(image, stage=current.stage.value, parameters=params, lineage=lineage)
+        sha, created = services.blobs.put(data, "png")
+        try:
+            with services.db.transaction() as s:
+                updated = AssetsRepo(s).replace_image(current.id, sha256=sha, fmt="png", size_bytes=len(data),
+                                                      params=params, expect_sha256=current.sha256)
+        except BaseException:
+            _drop_unused(services, sha, "png", created)
+            raise
+        _drop_unused(services, current.sha256, current.format, True)
+        log.debug("asset %s decoded at full quality (%s)", current.id, engine.id)
+        return updated
+
+
+def full_quality_quietly(services: Services, asset: Asset) -> Asset:
+    """:func:`full_quality` for a review: a decode that cannot run leaves the preview (logged)."""
+    try:
+        return full_quality(services, asset)
+    except Exception as e:  # noqa: BLE001 - the review itself is already recorded
+        log.warning("asset %s keeps its preview: the full decode failed (%s)", asset.id, e)
+        return asset
+
+
+def _drop_unused(services: Services, sha: str, fmt: str, created: bool) -> None:
+    if not created:
+        return
+    with services.db.read() as s:
+        in_use = AssetsRepo(s).sha_in_use(sha)
+    if not in_use:
+        services.blobs.delete(sha, fmt)
+
+
+def side_blob_refs(session: Any) -> set[str]:
+    """sha256 of every latent blob an asset names (the orphan sweep must spare them)."""
+    from sqlalchemy import select
+
+    from tierflow.storage.tables import AssetRow
+
+    out: set[str] = set()
+    for params in session.scalars(select(AssetRow.params).where(AssetRow.kind == "image")):
+        ref = (params or {}).get(LATENT_KEY)
+        if isinstance(ref, dict) and ref.get("sha256"):
+            out.add(ref["sha256"])
+    return out
+
+
+def latent_handoff(services: Services, draft: Asset, source: Any, final: Any, request: Any) -> str:
+    """Promote from the draft's latent when both engines share a latent space; return the handoff kind.
+
+    ``latent``: the final's img2img starts from the draft latent (resized in latent space when the
+    final renders at another size), no VAE encode round trip. ``image``: across latent spaces, or
+    to a hosted engine, the decoded image is the init image, as before.
+    """
+    space = final.capabilities().latent_space
+    if not space or source is None or source.capabilities().latent_space != space:
+        return "image"
+    latent = load_latent(services, draft)
+    if latent is None:
+        return "image"
+    request.init_latent = latent
+    return "latent"
