@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tierflow.domain.errors import EngineFailed, EngineUnavailable, InvalidInput, NotFound
 from tierflow.domain.models import Asset, ReviewState, Stage
 from tierflow.engines.base import TASK_IMG2IMG, TASK_TXT2IMG, Engine, RenderRequest
+from tierflow.stages.decode import load_latent
 from tierflow.stages.sources import get_asset, load_image
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
 from tierflow.storage.projects_repo import ProjectsRepo
@@ -96,7 +97,10 @@ def _request(services: Services, asset: Asset, eng: Engine) -> RenderRequest | N
     if task == TASK_IMG2IMG:
         if not asset.parent_ids:
             return None
-        request.init_image = load_image(services, get_asset(services, asset.parent_ids[0]))
+        parent = get_asset(services, asset.parent_ids[0])
+        request.init_image = load_image(services, parent)
+        if p.get("init") == "latent":  # promoted from the draft's latent (stages/decode.py)
+            request.init_latent = load_latent(services, parent)
         request.strength = p.get("strength")
     return request
 
