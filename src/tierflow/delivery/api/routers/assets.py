@@ -129,7 +129,8 @@ def _asset(services, asset_id: str) -> Asset:
 def _export(services, asset_id: str) -> tuple[bytes, Asset]:
     from tierflow.provenance.export import export_asset
 
-    asset = _asset(services, asset_id)
+    _asset(services, asset_id)  # 404 before anything is written
     with tempfile.TemporaryDirectory(prefix="tierflow-export-") as tmp:
-        written = export_asset(services, asset.id, Path(tmp) / f"{asset.id}.{asset.format}")
-        return Path(written["path"]).read_bytes(), asset
+        # a folder: the file is named after the asset's format once a draft preview is decoded (PNG)
+        written = export_asset(services, asset_id, Path(tmp))
+        return Path(written["path"]).read_bytes(), _asset(services, asset_id)
