@@ -14,6 +14,7 @@ from PIL import Image
 from tierflow.domain.errors import InvalidInput
 from tierflow.provenance.png import COMPOSITE_STAGES, encode_png
 from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.blobs import read_asset
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -34,7 +35,7 @@ def export_asset(services: Services, asset_id: str, out: Path) -> dict[str, Any]
                            fix=f"name the file with .{asset.format} (the asset is a {asset.kind})")
     if not out.parent.exists():
         raise InvalidInput(f"folder {out.parent} does not exist", field="out", fix="create it or choose another path")
-    data = services.blobs.get(asset.sha256, asset.format)
+    data = read_asset(services.blobs, asset)
     if asset.kind == "image":
         with Image.open(io.BytesIO(data)) as im:
             im.load()

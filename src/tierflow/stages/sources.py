@@ -10,6 +10,7 @@ from PIL import Image
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset
 from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.blobs import read_asset
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -25,7 +26,7 @@ def load_image(services: Services, asset: Asset) -> Image.Image:
     if asset.kind != "image":
         raise InvalidInput(f"asset {asset.id} is a {asset.kind}", field="asset",
                            fix="pass an image asset (a video cannot be the input of this stage)")
-    data = services.blobs.get(asset.sha256, asset.format)
+    data = read_asset(services.blobs, asset)  # verified: a changed file is BlobCorrupt, not a PIL error
     with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")
 

@@ -5,6 +5,11 @@ place, so a reader never sees half a file and a crash leaves at most a ``.tmp`` 
 :meth:`LocalBlobStore.sweep_temp` removes. A process killed between writing a blob and committing
 its asset row leaves a complete but unreferenced blob: :meth:`LocalBlobStore.sweep_unreferenced`
 removes those once they are older than a grace period.
+
+Every read is verified: :meth:`LocalBlobStore.get` hashes what it read and raises
+:class:`~tierflow.domain.errors.BlobCorrupt` (or ``BlobMissing``) instead of handing back bytes
+that are not the recorded ones. :func:`verify` is that check for any store; :func:`read_asset`
+is the one read the stages, exports and file routes use, and names the asset and the fix.
 """
 
 from __future__ import annotations
@@ -16,8 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from tierflow.domain.errors import InvalidInput, NotFound
+from typing import TYPE_CHECKING
 
+from tierflow.domain.errors import BlobCorrupt, BlobMissing, InvalidInput
+
+if TYPE_CHECKING:
+    from tierflow.domain.models import Asset
+
+REPAIR_FIX = ("run `tierflow fsck --repair` to re-render it from its recorded settings, "
+              "or restore the blob store from a backup")
 GRACE_SECONDS = 600.0  # what a sweep never touches: younger files may belong to a live writer
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
@@ -42,7 +54,7 @@ class LocalBlobStore:
         """Store ``data``; return its sha256 and whether this call created the file."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha, ext)
-        if path.exists():
+        if path.exists() and _digest(path) == sha:
             return sha, False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
@@ -59,14 +71,14 @@ class LocalBlobStore:
         return sha, True
 
     def get(self, sha256: str, ext: str) -> bytes:
-        return self.open_path(sha256, ext).read_bytes()
-
-    def open_path(self, sha256: str, ext: str) -> Path:
+        """The blob's bytes, verified against ``sha256`` (:class:`BlobMissing` / :class:`BlobCorrupt`)."""
         path = self.path_for(sha256, ext)
-        if not path.exists():
-            raise NotFound(f"blob {sha256[:12]} is missing from {self.root}", field="asset",
-                           fix="the blob store was moved or pruned; restore it from a backup")
-        return path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {sha256[:12]} is missing from {self.root}", field="blob",
+                              fix=REPAIR_FIX) from None
+        return verify(sha256, data)
 
     def exists(self, sha256: str, ext: str) -> bool:
         return self.path_for(sha256, ext).exists()
@@ -105,6 +117,30 @@ class LocalBlobStore:
 
     def all_blobs(self) -> list[Path]:
         return [p for p in self.root.glob("*/*/*") if not p.name.startswith(".")]
+
+
+def verify(sha256: str, data: bytes) -> bytes:
+    """``data`` if it hashes to ``sha256``; otherwise :class:`BlobCorrupt`. Every store's reads end here."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise BlobCorrupt(f"blob {sha256[:12]} is corrupt (its bytes hash to {actual[:12]})", field="blob",
+                          fix=REPAIR_FIX)
+    return data
+
+
+def read_asset(blobs, asset: Asset) -> bytes:
+    """An asset's stored bytes, verified; a missing or corrupt blob is an error naming the asset."""
+    try:
+        return blobs.get(asset.sha256, asset.format)
+    except BlobCorrupt as e:
+        state = "missing" if isinstance(e, BlobMissing) else "corrupt"
+        raise type(e)(f"asset {asset.id}: its stored {asset.kind} (blob {asset.sha256[:12]}) is {state}",
+                      field="asset", fix=REPAIR_FIX) from None
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _mtime(path: Path) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
@@ -20,6 +20,7 @@ from tierflow.domain.errors import InvalidInput
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Asset, ReviewState, Stage
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
+from tierflow.storage.blobs import read_asset
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
@@ -67,15 +68,15 @@ def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
             "tree": _tree(repo.descendants_tree(root)), "reviews": reviews}
 
 
-@router.get("/{asset_id}/file", response_class=FileResponse,
+@router.get("/{asset_id}/file", response_class=Response,
             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
-def asset_file(asset_id: str, services: ServicesDep) -> FileResponse:
-    """The stored blob; served only from the blob store, by the sha256 the database records."""
+def asset_file(asset_id: str, services: ServicesDep) -> Response:
+    """The stored blob, by the sha256 the database records; checked before a byte is sent (409 if not)."""
     asset = _asset(services, asset_id)
-    path = services.blobs.open_path(asset.sha256, asset.format)
+    data = read_asset(services.blobs, asset)
     # content-addressed: the bytes behind an asset id never change
-    return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                        headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    return Response(data, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
+                    headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{asset.sha256}"'})
 
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})
