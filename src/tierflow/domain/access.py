@@ -138,3 +138,12 @@ def can_manage_tokens_of(principal: Principal, user_id: str) -> None:
     """Everyone manages their own tokens; only admins manage someone else's."""
     if principal.user_id != user_id:
         can_manage_users(principal)
+
+
+def can_maintain(principal: Principal) -> None:
+    """Only admins check and repair the whole install (fsck reads every project's assets)."""
+    if principal.role is not Role.ADMIN:
+        raise PermissionDenied(
+            f"a {principal.role.value} cannot check or repair the install",
+            field="role", fix="ask an admin (run it with an admin's TIERFLOW_TOKEN, or as the admin in the studio)",
+        )

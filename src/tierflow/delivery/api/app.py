@@ -13,6 +13,7 @@ from tierflow import __version__
 from tierflow.bootstrap import Services
 from tierflow.delivery.api import auth, errors
 from tierflow.delivery.api.routers import (
+    admin,
     assets,
     budget,
     engines,
@@ -28,7 +29,8 @@ from tierflow.delivery.api.routers import (
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
-ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
+ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines,
+           admin)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,
