@@ -21,6 +21,7 @@ from tierflow.domain.access import NotSignedIn, Principal, role_of
 from tierflow.domain.errors import InvalidInput, NotFound
 from tierflow.domain.ids import new_id
 from tierflow.domain.models import Role
+from tierflow.domain.names import check_name
 from tierflow.storage.clock import aware, now
 from tierflow.storage.projects_repo import ProjectsRepo
 from tierflow.storage.tables import ApiTokenRow, ProjectMemberRow, ProjectRow, UserRow
@@ -84,7 +85,8 @@ class UsersRepo:
     def create(self, name: str, role: Role | str) -> User:
         """A new user; the first user must be an admin, or nobody could manage accounts afterwards."""
         role = role_of(role)
-        if not isinstance(name, str) or not _NAME_RE.match(name) or name.startswith("usr_"):
+        name = check_name(name, "user name", max_length=80, id_prefix="usr_")
+        if not _NAME_RE.match(name):  # user names also go into tokens' notes and sign-in forms: plain ASCII
             raise InvalidInput(f"{name!r} is not a usable user name", field="name",
                                fix="use 1-80 letters, digits, '.', '_' or '-', not starting with 'usr_'")
         if self.s.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from tierflow.domain.errors import InvalidInput, NotFound
 from tierflow.domain.ids import new_id
 from tierflow.domain.models import Milestone, Project, PromptThread, Workspace
+from tierflow.domain.names import check_name
 from tierflow.domain.policies import ProjectPolicy
 from tierflow.storage.clock import aware, now
 from tierflow.storage.tables import MilestoneRow, ProjectRow, PromptRow, WorkspaceRow
@@ -49,10 +50,7 @@ class ProjectsRepo:
     def create(self, name: str, *, description: str = "", workspace: str = DEFAULT_WORKSPACE,
                min_drafts: int = 10, final_cap: int | None = None, private: bool = False,
                low_credit_threshold: float | None = None) -> Project:
-        name = (name or "").strip()
-        if not name or len(name) > 200 or "/" in name or "\\" in name:
-            raise InvalidInput(f"{name!r} is not a usable project name", field="name",
-                               fix="use 1-200 characters without slashes")
+        name = check_name(name, "project name", id_prefix="prj_")
         ProjectPolicy(min_drafts=min_drafts, final_cap=final_cap,
                       **({} if low_credit_threshold is None else {"low_credit_threshold": low_credit_threshold}))
         ws = self.workspace(workspace)
@@ -93,6 +91,9 @@ class ProjectsRepo:
 
     # -- milestones ---------------------------------------------------------------------
     def milestone(self, project_id: str, name: str, *, create: bool = False) -> Milestone:
+        """A milestone by name or id; with ``create``, made when missing (the name checked first)."""
+        if create:
+            name = check_name(name, "milestone name", id_prefix="ms_")
         row = self.s.scalar(select(MilestoneRow).where(MilestoneRow.project_id == project_id,
                                                        MilestoneRow.name == name))
         if row is None and name.startswith("ms_"):

@@ -14,7 +14,8 @@ from tierflow.domain.models import Asset, Project
 from tierflow.stages.inputs import MAX_PROMPT, MAX_VARIATIONS
 
 API = "/api/v1"
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\\]+$")]
+# The rule itself is domain.names.check_name (the repositories apply it, for every door); this only caps size.
+Name = Annotated[str, Field(max_length=1000)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
 # counts stored in an INTEGER column: bounded so a huge number is a 422, not a database overflow
 Count = Annotated[int, Field(ge=0, le=1_000_000)]

@@ -191,12 +191,10 @@ def milestone_create(
     """Create a milestone."""
     State.json = json_out
     from tierflow.domain.errors import InvalidInput
+    from tierflow.domain.names import check_name
     from tierflow.storage.projects_repo import ProjectsRepo
 
-    name = name.strip()
-    if not name or len(name) > 200 or "/" in name:
-        raise InvalidInput(f"{name!r} is not a usable milestone name", field="name",
-                           fix="use 1-200 characters without slashes")
+    name = check_name(name, "milestone name", id_prefix="ms_")
     with services().db.transaction() as s:
         repo = ProjectsRepo(s)
         p = repo.get(project)
