@@ -15,6 +15,7 @@ from tierflow.delivery.cli import users
 from tierflow.delivery.cli import worker
 from tierflow.delivery.cli import jobs
 from tierflow.delivery.cli import studio
+from tierflow.delivery.cli import credentials
 from tierflow.delivery.cli.output import State, emit_json, err
 from tierflow.domain.errors import TierflowError
 
@@ -37,6 +38,7 @@ studio.register(app)
 guardrails.register(app)
 worker.register(app)
 app.add_typer(jobs.app, name="jobs")
+credentials.register(app)
 
 
 @app.command()
