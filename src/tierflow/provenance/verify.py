@@ -36,9 +36,13 @@ def verify_bytes(data: bytes, home: Path, *, fmt: str | None = None, name: str =
     except c2pa.C2paError.NotSupported as e:
         return _done(report, UNREADABLE, f"not a format C2PA can read ({_short(e)})")
     except c2pa.C2paError as e:
+        if not _looks_signed(data):
+            return _done(report, UNREADABLE, f"C2PA cannot read this file ({_short(e)})")
         report["failures"].append({"code": "manifest.unreadable", "explanation": _short(e), "manifest": "this file"})
         report["first_failure"] = "this file"
         return _done(report, TAMPERED, f"the manifest store is damaged: {_short(e)}")
+    except (ValueError, OSError) as e:  # a stream the library gives up on: a status, never a traceback
+        return _done(report, UNREADABLE, f"C2PA cannot read this file ({_short(e)})")
 
     manifests: dict[str, Any] = store.get("manifests") or {}
     active = store.get("active_manifest")
@@ -103,6 +107,11 @@ def _done(report: dict[str, Any], status: str, message: str) -> dict[str, Any]:
     report["status"], report["message"], report["ok"] = status, message, status == VALID
     report["exit_code"] = EXIT_CODES[status]
     return report
+
+
+def _looks_signed(data: bytes) -> bool:
+    """A C2PA manifest store is a JUMBF box labelled ``c2pa``; without one the file was never signed."""
+    return b"jumb" in data and b"c2pa" in data
 
 
 def _short(e: Exception) -> str:

@@ -24,11 +24,12 @@ from tierflow.delivery.api.routers import (
     prompts,
     reviews,
     stages,
+    verify,
 )
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
-ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
+ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines, verify)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,
