@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch and torchvision as a matched pair (spandrel needs torchvision).
 	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install -q -e ".[local,server,hosted,postgres,scale,dev]"
+	$(BIN)/pip install -q -e ".[local,server,hosted,postgres,scale,credentials,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +38,7 @@ bench: $(STAMP)  ## the CPU benchmarks: persisted drafts/s, gallery latency, loa
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/export_sign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
