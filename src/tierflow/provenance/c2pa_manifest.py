@@ -100,7 +100,18 @@ def actions_for(asset: Asset, ingredients: list[Ingredient]) -> list[dict[str, A
     others = [i for i in ingredients if i.relationship == "componentOf"]
     stage = asset.stage.value
     actions: list[dict[str, Any]] = []
-    if stage in CREATED_STAGES or not parents:
+    delivered = [i for i in ingredients if i.label == f"{asset.id}-source"]
+    if delivered:
+        # A hosted output: the provider created it (its own manifest says so); tierflow opened the
+        # file as delivered and re-encoded it with its provenance chunks.
+        actions.append({"action": "c2pa.opened", "parameters": {"ingredientIds": [delivered[0].label]}})
+        transcoded = {"action": "c2pa.transcoded", "softwareAgent": agent, "description": _describe(asset),
+                      "parameters": dict(detail)}
+        inputs = [i.label for i in parents if i.relationship == "inputTo"]
+        if inputs:
+            transcoded["parameters"]["org.tierflow.inputs"] = inputs
+        actions.append(transcoded)
+    elif stage in CREATED_STAGES or not parents:
         created = {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
                    "softwareAgent": agent, "description": _describe(asset), "parameters": dict(detail)}
         if parents:
@@ -189,7 +200,7 @@ def sign_lineage(asset_id: str, load: Callable[[str], tuple[Asset, bytes]], sign
         if hosted_source is not None:
             source = hosted_source(asset)
             if source is not None:
-                ingredients.append(source)
+                ingredients.insert(0, source)
         done[aid] = (asset, sign_one(data, asset.format, manifest_for(asset, ingredients), ingredients))
         return done[aid]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset
-from tierflow.provenance import c2pa_manifest, signer, verify
+from tierflow.provenance import c2pa_manifest, signer, sources, verify
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
@@ -114,13 +114,11 @@ def _home(services_or_home: Services | Path) -> Path:
 
 
 def _hosted_source(services: Services, asset: Asset) -> c2pa_manifest.Ingredient | None:
-    """A hosted provider's own signed output, kept as the ingredient it was made from."""
-    source = (asset.params or {}).get("c2pa_source")
-    if not isinstance(source, dict) or not source.get("sha256"):
+    """A hosted provider's own signed output, kept as the ingredient the asset was made from."""
+    ref = (asset.params or {}).get("c2pa_source")
+    kept = sources.load(services.settings.home, ref)
+    if kept is None:
         return None
-    fmt = str(source.get("format") or "png")
-    if not services.blobs.exists(source["sha256"], fmt):
-        return None
-    return c2pa_manifest.Ingredient(services.blobs.get(source["sha256"], fmt), fmt, f"{asset.id}-source",
-                                    f"{source.get('provider') or 'hosted'} output.{fmt}", "parentOf",
-                                    "the provider's output as delivered, with its own Content Credentials")
+    data, fmt = kept
+    return c2pa_manifest.Ingredient(data, fmt, f"{asset.id}-source", f"{ref.get('provider')} output.{fmt}",
+                                    "parentOf", "the provider's output as delivered, with its own Content Credentials")
