@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from tierflow.domain.models import Stage
 from tierflow.engines.base import RenderRequest
@@ -37,12 +40,21 @@ def provider(tmp_path, monkeypatch):
     return home / "credentials" / "ca.pem"
 
 
-def hosted_draft(services, project_id):
+def hosted_draft(services, project_id, parent=None):
+    """A fal render stored through the runner: txt2img, or img2img from ``parent`` as a final."""
     with FakeFal(key="k") as fake:
-        engine = FalFluxEngine("fal-flux-schnell", base_url=fake.url, key="k", retry=FAST)
-        request = engine.prepare(RenderRequest(task="txt2img", prompt="a fox", width=256, height=256, seeds=[3]))
-        return run_plan(services, RenderPlan(project_id=project_id, stage=Stage.DRAFT, engine=engine,
-                                             request=request)).assets[0]
+        if parent is None:
+            engine = FalFluxEngine("fal-flux-schnell", base_url=fake.url, key="k", retry=FAST)
+            request = RenderRequest(task="txt2img", prompt="a fox", width=256, height=256, seeds=[3])
+        else:
+            engine = FalFluxEngine("fal-flux-dev", base_url=fake.url, key="k", retry=FAST)
+            init = Image.open(io.BytesIO(services.blobs.get(parent.sha256, "png"))).convert("RGB")
+            request = RenderRequest(task="img2img", prompt="a fox", width=256, height=256, seeds=[3],
+                                    init_image=init, strength=0.5)
+        plan = RenderPlan(project_id=project_id, stage=Stage.DRAFT if parent is None else Stage.FINAL,
+                          engine=engine, request=engine.prepare(request),
+                          parent_ids=[] if parent is None else [parent.id])
+        return run_plan(services, plan).assets[0]
 
 
 def test_the_providers_manifest_is_kept_and_becomes_the_parent_ingredient(services, chain, provider, tmp_path,
@@ -70,3 +82,16 @@ def test_the_providers_manifest_is_kept_and_becomes_the_parent_ingredient(servic
 def test_an_output_without_a_manifest_records_no_source(services, chain):
     asset = hosted_draft(services, chain.project.id)
     assert "c2pa_source" not in asset.params
+
+
+def test_a_hosted_final_from_a_draft_has_the_providers_file_as_parent_and_the_draft_as_input(
+        services, chain, provider, tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERFLOW_TRUST_ANCHORS", str(provider))
+    final = hosted_draft(services, chain.project.id, parent=chain.draft)
+    data = export_asset(services, final.id, tmp_path / "final.png")["path"].read_bytes()
+    report = verify_bytes(data, services.settings.home, fmt="png")
+    assert report["status"] == "valid", report["message"]
+    links = {link["title"]: link for link in report["chain"]}
+    assert links["fal output"]["relationship"] == "parentOf"
+    assert links[f"draft {chain.draft.id}.png"]["relationship"] == "inputTo"
+    assert report["actions"][1]["parameters"]["org.tierflow.inputs"] == [chain.draft.id]

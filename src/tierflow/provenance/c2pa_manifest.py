@@ -100,7 +100,7 @@ def actions_for(asset: Asset, ingredients: list[Ingredient]) -> list[dict[str, A
     others = [i for i in ingredients if i.relationship == "componentOf"]
     stage = asset.stage.value
     actions: list[dict[str, Any]] = []
-    delivered = [i for i in ingredients if i.label == f"{asset.id}-source"]
+    delivered = [i for i in ingredients if i.label == source_label(asset)]
     if delivered:
         # A hosted output: the provider created it (its own manifest says so); tierflow opened the
         # file as delivered and re-encoded it with its provenance chunks.
@@ -129,6 +129,11 @@ def actions_for(asset: Asset, ingredients: list[Ingredient]) -> list[dict[str, A
     for other in others:
         actions.append({"action": "c2pa.placed", "parameters": {"ingredientIds": [other.label]}})
     return actions
+
+
+def source_label(asset: Asset) -> str:
+    """The ingredient label of a hosted output's file as delivered."""
+    return f"{asset.id}-source"
 
 
 def manifest_for(asset: Asset, ingredients: list[Ingredient]) -> dict[str, Any]:
@@ -186,21 +191,20 @@ def sign_lineage(asset_id: str, load: Callable[[str], tuple[Asset, bytes]], sign
         asset, data = load(aid)
         if override is not None:
             data = override
-        ingredients: list[Ingredient] = []
+        # A hosted output's own file (with the provider's manifest) is its parent; then tierflow's
+        # parents were inputs to the provider, as they are to any render.
+        source = hosted_source(asset) if hosted_source is not None else None
+        ingredients: list[Ingredient] = [source] if source is not None else []
         if depth < 32:
             for n, pid in enumerate(asset.parent_ids):
                 parent, parent_bytes = signed(pid, depth + 1, None)
-                if asset.stage.value in CREATED_STAGES:
+                if asset.stage.value in CREATED_STAGES or source is not None:
                     rel = "inputTo"
                 else:
                     rel = "parentOf" if n == 0 else "componentOf"
                 ingredients.append(Ingredient(parent_bytes, parent.format, parent.id,
                                               f"{parent.stage.value} {parent.id}.{parent.format}", rel,
                                               _describe(parent)))
-        if hosted_source is not None:
-            source = hosted_source(asset)
-            if source is not None:
-                ingredients.insert(0, source)
         done[aid] = (asset, sign_one(data, asset.format, manifest_for(asset, ingredients), ingredients))
         return done[aid]
 
@@ -219,7 +223,8 @@ def _describe(asset: Asset) -> str:
     if stage == "upscale":
         factor = p.get("scale") or p.get("factor")
         creative = " with a creative pass" if p.get("creative") else ""
-        return f"upscale{f' x{factor}' if factor else ''} to {asset.width}x{asset.height}{creative} on {asset.engine_id}"
+        by = f" x{factor}" if factor else ""
+        return f"upscale{by} to {asset.width}x{asset.height}{creative} on {asset.engine_id}"
     if stage == "video":
         return f"image-to-video on {asset.engine_id}, {p.get('frames', '?')} frames, seed {asset.seed}"
     if stage == "overlay":

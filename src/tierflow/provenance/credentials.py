@@ -120,5 +120,6 @@ def _hosted_source(services: Services, asset: Asset) -> c2pa_manifest.Ingredient
     if kept is None:
         return None
     data, fmt = kept
-    return c2pa_manifest.Ingredient(data, fmt, f"{asset.id}-source", f"{ref.get('provider')} output.{fmt}",
-                                    "parentOf", "the provider's output as delivered, with its own Content Credentials")
+    return c2pa_manifest.Ingredient(data, fmt, c2pa_manifest.source_label(asset),
+                                    f"{ref.get('provider')} output.{fmt}", "parentOf",
+                                    "the provider's output as delivered, with its own Content Credentials")
