@@ -202,3 +202,21 @@ def test_a_configured_certificate_signs_and_rotation_refuses_it(services, chain,
         export_asset(services, chain.draft.id, tmp_path / "half.png")
     assert getattr(e.value, "field", "") == "TIERFLOW_SIGNING_KEY"
     assert not (tmp_path / "half.png").exists()
+
+
+def test_bad_configured_files_are_one_line_errors_naming_the_variable(tmp_path, monkeypatch):
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    other = tmp_path / "other"
+    other.mkdir()
+    folder = signer.ensure_workspace_credentials(other)
+    monkeypatch.setenv("TIERFLOW_TRUST_ANCHORS", str(tmp_path / "junk.pem"))
+    proc = cli("verify", str(folder / "ca.pem"))
+    assert proc.returncode == 2 and "TIERFLOW_TRUST_ANCHORS" in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.delenv("TIERFLOW_TRUST_ANCHORS")
+    monkeypatch.setenv("TIERFLOW_SIGNING_CERT", str(folder / "ca.pem"))  # the CA, not the key's certificate
+    monkeypatch.setenv("TIERFLOW_SIGNING_KEY", str(folder / "signer.key"))
+    proc = cli("credentials", "show")
+    assert proc.returncode == 2 and "TIERFLOW_SIGNING_KEY" in proc.stderr and "first certificate" in proc.stderr
+    monkeypatch.setenv("TIERFLOW_SIGNING_CERT", str(tmp_path / "junk.pem"))
+    proc = cli("credentials", "show")
+    assert proc.returncode == 2 and "TIERFLOW_SIGNING_CERT" in proc.stderr and "Traceback" not in proc.stderr

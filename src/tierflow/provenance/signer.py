@@ -62,7 +62,9 @@ def signing_identity(home: Path) -> SigningIdentity:
             if not path.is_file():
                 raise InvalidInput(f"{name} points at {path}, which is not a file", field=name,
                                    fix="point it at a PEM file, or unset it to use the workspace certificate")
-        return SigningIdentity(cert_path.read_bytes(), key_path.read_bytes(), "configured", cert_path, key_path)
+        identity = SigningIdentity(cert_path.read_bytes(), key_path.read_bytes(), "configured", cert_path, key_path)
+        _check_configured(identity)
+        return identity
     from filelock import FileLock
 
     folder = ensure_workspace_credentials(home)
@@ -84,7 +86,11 @@ def trust_anchors(home: Path) -> str:
         if not path.is_file():
             raise InvalidInput(f"TIERFLOW_TRUST_ANCHORS points at {path}, which is not a file",
                                field="TIERFLOW_TRUST_ANCHORS", fix="point it at a PEM bundle of root certificates")
-        parts.append(path.read_text())
+        text = path.read_text(errors="replace")
+        if not _pem_certificates(text.encode()):
+            raise InvalidInput(f"TIERFLOW_TRUST_ANCHORS ({path}) holds no PEM certificate",
+                               field="TIERFLOW_TRUST_ANCHORS", fix="point it at a PEM bundle of root certificates")
+        parts.append(text)
     return "\n".join(p.strip() + "\n" for p in parts if p.strip())
 
 
@@ -159,6 +165,37 @@ def export_ca(home: Path, out: Path) -> Path:
 
 
 # -- internals -----------------------------------------------------------------------------------
+def _pem_certificates(data: bytes) -> list:
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        return []
+
+
+def _check_configured(identity: SigningIdentity) -> None:
+    """A configured chain and key that can sign: PEM, ES256 (P-256), the key matching the leaf."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    certs = _pem_certificates(identity.chain_pem)
+    if not certs:
+        raise InvalidInput(f"{identity.cert_path} holds no PEM certificate", field="TIERFLOW_SIGNING_CERT",
+                           fix="point it at the PEM chain, signing certificate first")
+    try:
+        key = serialization.load_pem_private_key(identity.key_pem, password=None)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"{identity.key_path} is not an unencrypted PEM private key", field="TIERFLOW_SIGNING_KEY",
+                           fix="point it at the signing certificate's private key (PEM, no passphrase)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise InvalidInput("the signing key is not an EC P-256 key", field="TIERFLOW_SIGNING_KEY",
+                           fix="tierflow signs with ES256: use a P-256 key and a certificate for it")
+    if key.public_key().public_numbers() != certs[0].public_key().public_numbers():
+        raise InvalidInput("the signing key does not belong to the first certificate of the chain",
+                           field="TIERFLOW_SIGNING_KEY", fix="put the signing certificate first in the chain file")
+
+
 def _private_folder(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     if stat.S_IMODE(path.stat().st_mode) != 0o700:
