@@ -74,12 +74,11 @@ def signing_identity(home: Path) -> SigningIdentity:
 
 
 def trust_anchors(home: Path) -> str:
-    """The PEM bundle ``verify`` trusts: the workspace CA(s) and ``TIERFLOW_TRUST_ANCHORS``."""
+    """The PEM bundle ``verify`` trusts: the workspace CA and ``TIERFLOW_TRUST_ANCHORS``."""
     parts: list[str] = []
-    folder = credentials_dir(home)
-    for path in [folder / "ca.pem", *sorted((folder / "retired").glob("ca-*.pem"))]:
-        if path.is_file():
-            parts.append(path.read_text())
+    ca = credentials_dir(home) / "ca.pem"
+    if ca.is_file():
+        parts.append(ca.read_text())
     extra = os.environ.get("TIERFLOW_TRUST_ANCHORS")
     if extra:
         path = Path(extra).expanduser()
