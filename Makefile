@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tierflow-installed
 LOCK   := requirements-lock.txt
-EXTRAS := local,server,hosted,postgres,scale,dev
+EXTRAS := local,server,hosted,postgres,scale,credentials,dev
 
 .PHONY: studio demo test test-sqlite test-postgres install lock doctor bench clean
 
@@ -47,6 +47,7 @@ bench: $(STAMP)  ## the CPU benchmarks: persisted drafts/s, gallery latency, loa
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/export_sign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

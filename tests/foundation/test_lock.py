@@ -16,7 +16,7 @@ from tierflow.maintenance.environment import compare, read_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-lock.txt"
-MAKE_EXTRAS = ("local", "server", "hosted", "postgres", "scale", "dev")
+MAKE_EXTRAS = ("local", "server", "hosted", "postgres", "scale", "credentials", "dev")
 
 
 def test_the_lock_satisfies_every_requirement_of_pyproject():

@@ -129,6 +129,7 @@ class Rendered:
     height: int = 0
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)  # provider model id, usage, sampler...
+    source: bytes | None = None  # a hosted provider's file as delivered (kept when it carries C2PA)
 
     def __post_init__(self) -> None:
         if self.image is not None and not self.width:

@@ -80,6 +80,11 @@ def encode_output(plan: RenderPlan, generation_id: str, out: Rendered, info: Eng
 
 def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
     """Write the blob, then the row in its own transaction; undo the blob if the row fails."""
+    from tierflow.provenance.sources import keep
+
+    kept = keep(services.settings.home, enc.out.source, enc.params.get("provider")) if enc.out.source else None
+    if kept:  # a hosted provider's own Content Credentials outlive the re-encode
+        enc.params["c2pa_source"] = kept
     sha, created = services.blobs.put(enc.data, enc.fmt)
     out = enc.out
     try:

@@ -25,12 +25,13 @@ from tierflow.delivery.api.routers import (
     prompts,
     reviews,
     stages,
+    verify,
 )
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
 ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines,
-           admin)
+           admin, verify)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,

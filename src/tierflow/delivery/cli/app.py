@@ -16,6 +16,7 @@ from tierflow.delivery.cli import worker
 from tierflow.delivery.cli import jobs
 from tierflow.delivery.cli import studio
 from tierflow.delivery.cli import doctor, fsck
+from tierflow.delivery.cli import credentials
 from tierflow.delivery.cli.output import State, emit_json, err
 from tierflow.domain.errors import TierflowError
 
@@ -40,6 +41,7 @@ worker.register(app)
 app.add_typer(jobs.app, name="jobs")
 fsck.register(app)
 doctor.register(app)
+credentials.register(app)
 
 
 @app.command()

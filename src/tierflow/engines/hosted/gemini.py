@@ -257,14 +257,15 @@ class GeminiImageEngine(Engine):
                 raise
             except Exception as e:  # noqa: BLE001 - every SDK/transport error becomes a domain error here
                 raise self._translate(e) from e
-            image, metadata = self._parse(response)
+            image, metadata, delivered = self._parse(response)
             metadata["credits"] = self.credits_from_usage(metadata["usage"])
             metadata["aspect_ratio"] = ratio
             if size:
                 metadata["image_size"] = size
             if progress:
                 progress(Progress(1, 1, index, count))
-            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata)
+            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata,
+                           source=delivered)
 
     def _contents(self, request: RenderRequest) -> list[Any]:
         from google.genai import types
@@ -289,7 +290,7 @@ class GeminiImageEngine(Engine):
             seed=seed,
         )
 
-    def _parse(self, response: Any) -> tuple[Any, dict[str, Any]]:
+    def _parse(self, response: Any) -> tuple[Any, dict[str, Any], bytes]:
         from PIL import Image, UnidentifiedImageError
 
         model = getattr(response, "model_version", None) or self.preset.model
@@ -321,7 +322,8 @@ class GeminiImageEngine(Engine):
                     except (UnidentifiedImageError, OSError) as e:
                         raise EngineFailed(f"{model} returned an unreadable image", field="engine",
                                            fix="retry; report it if it persists") from e
-                    return image.convert("RGB"), {"provider": "google", "model": model, "usage": _usage(response)}
+                    return (image.convert("RGB"), {"provider": "google", "model": model, "usage": _usage(response)},
+                            blob.data)
                 if part.text:
                     texts.append(part.text.strip())
         said = f": {' '.join(texts)[:160]}" if texts else ""

@@ -81,11 +81,23 @@ def asset_file(asset_id: str, services: ServicesDep) -> Response:
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def asset_export(asset_id: str, services: ServicesDep) -> Response:
-    """The asset with its provenance re-embedded (PNG chunks + XMP), as a download."""
+    """The asset with its provenance re-embedded (PNG chunks + XMP) and a signed C2PA manifest, as a download."""
     check_id(asset_id, "asset")
-    data, asset = await run_in_threadpool(_export, services, asset_id)
+    data, asset, signed = await run_in_threadpool(_export, services, asset_id)
+    # Said, not silently skipped: a format C2PA cannot carry is delivered unsigned with the reason.
+    credentials = "signed" if signed["signed"] else f"unsigned; {signed['warning']}"
     return Response(data, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                    headers={"Content-Disposition": f'attachment; filename="{asset.id}.{asset.format}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{asset.id}.{asset.format}"',
+                             "X-Content-Credentials": credentials})
+
+
+@router.get("/{asset_id}/credentials")
+async def asset_credentials(asset_id: str, services: ServicesDep) -> dict[str, Any]:
+    """The Content Credentials of this asset's export: signed, then verified (the asset page's badge)."""
+    from tierflow.provenance.credentials import export_status
+
+    check_id(asset_id, "asset")
+    return await run_in_threadpool(export_status, services, asset_id)
 
 
 # -- cursor ------------------------------------------------------------------------------------
@@ -125,10 +137,10 @@ def _asset(services, asset_id: str) -> Asset:
         return AssetsRepo(s).get(asset_id)
 
 
-def _export(services, asset_id: str) -> tuple[bytes, Asset]:
+def _export(services, asset_id: str) -> tuple[bytes, Asset, dict[str, Any]]:
     from tierflow.provenance.export import export_asset
 
     asset = _asset(services, asset_id)
     with tempfile.TemporaryDirectory(prefix="tierflow-export-") as tmp:
         written = export_asset(services, asset.id, Path(tmp) / f"{asset.id}.{asset.format}")
-        return Path(written["path"]).read_bytes(), asset
+        return Path(written["path"]).read_bytes(), asset, written["credentials"]
