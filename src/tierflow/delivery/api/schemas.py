@@ -217,6 +217,7 @@ class PolicyPublic(BaseModel):
     min_drafts: int
     final_cap: int | None
     low_credit_threshold: float | None
+    drafts_in_thread: int | None = None  # with ?prompt_id=: the drafts draft-first counts for that thread
 
 
 class BudgetPublic(BaseModel):
