@@ -153,6 +153,8 @@ class StageQuote(BaseModel):
     credits: float
     engine_id: str
     stage: str
+    width: int | None = None  # the size the render will make (a video: the engine's, in the source's aspect)
+    height: int | None = None
 
 
 class StageAccepted(JobAccepted):
