@@ -32,7 +32,8 @@
       }
     }
     const notes = $("#engines-unavailable");
-    notes.replaceChildren(...blocked.map((e) => el("li", { dataset: { engine: e.id } },
+    $("summary", notes).textContent = `${blocked.length} engine${blocked.length === 1 ? "" : "s"} cannot run here — why, and the fix`;
+    $("ul", notes).replaceChildren(...blocked.map((e) => el("li", { dataset: { engine: e.id } },
       el("b", {}, e.id), `: ${e.reason || e.availability}`, e.fix ? el("span", { class: "fix" }, ` — ${e.fix}`) : null)));
     notes.hidden = blocked.length === 0;
     // Notices (e.g. "using the tiny preset instead") once per engine, not on every visit.
