@@ -21,12 +21,12 @@ LONG = ("a lighthouse on a basalt cliff at dusk, volumetric fog, sodium lamps, w
 
 
 @pytest.fixture()
-def hosted(tmp_path, models_dir, monkeypatch):
+def hosted(home, models_dir, monkeypatch):
     """Services whose Gemini engines talk to the loopback fake, with the ledger guard."""
     with FakeGemini(api_key="test-key") as fake:
         monkeypatch.setenv("GEMINI_API_KEY", "test-key")
         monkeypatch.setenv("TIERFLOW_GEMINI_BASE_URL", fake.url)
-        svc = build(Settings(home=tmp_path, preset="tiny", models_path=models_dir), guard=LedgerGuard(home=tmp_path))
+        svc = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=LedgerGuard(home=home))
         yield svc
         svc.close()
 

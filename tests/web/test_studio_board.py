@@ -103,7 +103,7 @@ def test_engine_notices_show_once(page, live_server, web_services):
 
 
 @pytest.fixture(scope="module")
-def priced_server(tmp_path_factory, models_dir):
+def priced_server(tmp_path_factory, models_dir, shared_database):
     """A studio whose guard prices renders (the ledger guard) with a 50-credit project."""
     from tierflow.bootstrap import build
     from tierflow.config import Settings
@@ -113,7 +113,8 @@ def priced_server(tmp_path_factory, models_dir):
     from tierflow.storage.projects_repo import ProjectsRepo
 
     home = tmp_path_factory.mktemp("priced-home")
-    svc = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=LedgerGuard(home=home))
+    svc = build(Settings(home=home, database_url=shared_database(), preset="tiny", models_path=models_dir),
+                guard=LedgerGuard(home=home))
     with svc.db.transaction() as s:
         repo = ProjectsRepo(s)
         p = repo.create("priced", min_drafts=0)

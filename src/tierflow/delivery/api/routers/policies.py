@@ -22,7 +22,7 @@ def policy_public(row: ProjectRow) -> dict[str, Any]:
     return {"min_drafts": row.min_drafts, "final_cap": row.final_cap, "low_credit_threshold": row.low_credit_threshold}
 
 
-@router.get("", response_model=PolicyPublic, response_model_exclude_none=False)
+@router.get("", response_model=PolicyPublic, response_model_exclude_unset=True)
 def get_policies(ref: str, session: ReadSessionDep,
                  prompt_id: str | None = Query(None, max_length=80,
                                                description="Also count this prompt thread's drafts.")) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def get_policies(ref: str, session: ReadSessionDep,
     return out
 
 
-@router.put("", response_model=PolicyPublic)
+@router.put("", response_model=PolicyPublic, response_model_exclude_unset=True)
 def put_policies(ref: str, body: PolicyUpdate, session: TransactionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Change some settings (leads and admins); fields left out keep their value, ``final_cap: null`` removes the cap."""
     can_change_caps_or_budget(principal)

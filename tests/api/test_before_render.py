@@ -1,4 +1,5 @@
-"""Prices before a render (``?quote=true`` queues nothing) and size errors that state the allowed range."""
+"""What the studio asks before a render: its price (``?quote=true`` queues nothing), the size it makes,
+how many drafts the prompt thread has for draft-first, and size errors that state the allowed range."""
 
 from __future__ import annotations
 
@@ -47,3 +48,13 @@ def test_a_size_out_of_range_states_the_range(client, project):
     r = client.post(f"{V1}/generations", json={"stage": "draft", "project": project.name, "prompt": "a fox",
                                                "size": "big"})
     assert r.status_code == 422 and "is not a size" in r.json()["message"]
+
+
+def test_policies_count_the_drafts_of_a_prompt_thread(client, project, drafts):
+    url = f"{V1}/projects/{project.name}/policies"
+    assert "drafts_in_thread" not in client.get(url).json()
+    body = client.get(url, params={"prompt_id": drafts[0].prompt_id}).json()
+    assert body["drafts_in_thread"] == 2
+    listed = client.get(f"{V1}/assets", params={"project": project.name, "prompt_id": drafts[0].prompt_id}).json()
+    assert sorted(a["id"] for a in listed["assets"]) == sorted(d.id for d in drafts)
+    assert client.get(url, params={"prompt_id": "../etc"}).status_code == 422
