@@ -36,7 +36,7 @@ TERMINAL_EVENTS = ("finished", "failed")
 
 
 @router.post("", status_code=202, response_model=JobAccepted,
-             responses={200: {"description": "with ?quote=true: {credits, engine_id, stage}; nothing queued"}})
+             responses={200: {"description": "with ?quote=true: {credits, engine_id, stage, width, height}; nothing queued"}})
 def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsDep,
                       principal: auth.PrincipalDep, quote: bool = Query(False)) -> Any:
     """Validate a draft batch or a promotion, admit it, and queue it as a job (``?quote=true``: price it)."""
