@@ -7,6 +7,7 @@
     ├── BudgetExhausted       not enough credits left to reserve             (CLI exit 5, HTTP 402)
     ├── PermissionDenied      the role may not do this                       (CLI exit 6, HTTP 403)
     ├── EngineUnavailable     weights not on disk and offline, key missing   (CLI exit 7, HTTP 503)
+    │   └── EngineNotReady    refused at submit: that engine cannot run here  (CLI exit 7, HTTP 409)
     ├── EngineFailed          the engine ran and failed (safety block, ...)  (CLI exit 8, HTTP 502)
     ├── Cancelled             the user cancelled a running job               (CLI exit 9, HTTP 409)
     └── BlobCorrupt           a stored file no longer matches its sha256     (CLI exit 10, HTTP 409)
@@ -85,6 +86,12 @@ class EngineUnavailable(TierflowError):
     exit_code = 7
     http_status = 503
     kind = "engine_unavailable"
+
+
+class EngineNotReady(EngineUnavailable):
+    """The engine named cannot run on this install (checked before anything is queued or reserved)."""
+
+    http_status = 409
 
 
 class EngineFailed(TierflowError):

@@ -89,6 +89,7 @@ class ProjectReport:
     ratio_over_time: list[dict[str, Any]]
     spend_by_tier: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    spend_over_time: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +109,7 @@ class ProjectReport:
             "time_to_first_draft_seconds": self.time_to_first_draft_seconds,
             "ratio_over_time": self.ratio_over_time,
             "spend_by_tier": self.spend_by_tier,
+            "spend_over_time": self.spend_over_time,
             "warnings": list(self.warnings),
         }
 
@@ -210,6 +212,7 @@ def project_report(
         latency=latency,
         time_to_first_draft_seconds=first_draft,
         ratio_over_time=_ratio_over_time(records),
+        spend_over_time=_spend_over_time(records),
         spend_by_tier=spend,
         warnings=warnings,
     )
@@ -294,6 +297,18 @@ def _ratio_over_time(records: list[_Record]) -> list[dict[str, Any]]:
         drafts += per_day[day][0]
         finals += per_day[day][1]
         out.append({"day": day, "drafts": drafts, "finals": finals, "ratio": drafts / finals if finals else None})
+    return out
+
+
+def _spend_over_time(records: list[_Record]) -> list[dict[str, Any]]:
+    """Credits per UTC day and the running total (the dashboard draws it next to the ratio)."""
+    per_day: dict[str, float] = defaultdict(float)
+    for r in records:
+        per_day[r.created_at.astimezone(UTC).date().isoformat()] += r.credits
+    out, total = [], 0.0
+    for day in sorted(per_day):
+        total += per_day[day]
+        out.append({"day": day, "credits": _round(per_day[day]), "total": _round(total)})
     return out
 
 

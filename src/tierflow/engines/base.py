@@ -221,12 +221,15 @@ class Engine(abc.ABC):
 
 
 def check_size(width: int, height: int, caps: Capabilities, engine_id: str) -> None:
+    """Both sides within the engine's range and on its size multiple; the error states the allowed range."""
     for name, value in (("width", width), ("height", height)):
         if not caps.min_size <= value <= caps.max_size:
+            dw, dh = caps.default_size
             raise InvalidInput(
-                f"{value} px is outside what {engine_id} can render",
+                f"{width}x{height} is outside {caps.min_size}–{caps.max_size} px per side for {engine_id}",
                 field="size",
-                fix=f"use {name} between {caps.min_size} and {caps.max_size}",
+                fix=f"use sides from {caps.min_size} to {caps.max_size} in multiples of {caps.size_multiple} "
+                    f"(e.g. {dw}x{dh}, its default)",
             )
         if value % caps.size_multiple:
             raise InvalidInput(

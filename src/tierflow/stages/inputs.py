@@ -16,7 +16,8 @@ def parse_size(value: str | tuple[int, int] | None) -> tuple[int, int] | None:
         return None
     if isinstance(value, tuple):
         return value
-    m = re.fullmatch(r"\s*(\d{1,5})\s*(?:[xX×]\s*(\d{1,5}))?\s*", str(value))
+    # Any count of digits parses, so a size too large is told the engine's range (check_size), not "not a size".
+    m = re.fullmatch(r"\s*(\d{1,9})\s*(?:[xX×]\s*(\d{1,9}))?\s*", str(value))
     if not m:
         raise InvalidInput(f"{value!r} is not a size", field="size", fix="write WIDTHxHEIGHT, e.g. 768x512")
     w = int(m.group(1))

@@ -26,6 +26,7 @@ class GalleryQuery:
     stage: Stage | None = None
     review: ReviewState | None = None
     engine_id: str | None = None
+    prompt_id: str | None = None  # one prompt thread (the studio restores its board from it)
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
@@ -97,6 +98,8 @@ class AssetsRepo:
             stmt = stmt.where(AssetRow.review == q.review.value)
         if q.engine_id:
             stmt = stmt.where(AssetRow.engine_id == q.engine_id)
+        if q.prompt_id:
+            stmt = stmt.where(AssetRow.prompt_id == q.prompt_id)
         if q.since:
             stmt = stmt.where(AssetRow.created_at >= q.since)
         if q.until:

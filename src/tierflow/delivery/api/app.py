@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from tierflow import __version__
 from tierflow.bootstrap import Services
-from tierflow.delivery.api import auth, errors
+from tierflow.delivery.api import auth, docs, errors
 from tierflow.delivery.api.routers import (
     admin,
     assets,
@@ -44,8 +44,9 @@ def create_app(services: Services, *, jobs: JobBackend | None = None,
         yield
         queue.shutdown()
 
-    app = FastAPI(title="tierflow", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="tierflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Tiered generative image work: draft fast, review, promote the winner.")
+    docs.install(app)
     app.state.services = services
     app.state.jobs = queue
     errors.install(app)

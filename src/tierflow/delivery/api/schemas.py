@@ -154,6 +154,8 @@ class StageQuote(BaseModel):
     credits: float
     engine_id: str
     stage: str
+    width: int | None = None  # the size the render will make (a video: the engine's, in the source's aspect)
+    height: int | None = None
 
 
 class StageAccepted(JobAccepted):
@@ -218,6 +220,7 @@ class PolicyPublic(BaseModel):
     min_drafts: int
     final_cap: int | None
     low_credit_threshold: float | None
+    drafts_in_thread: int | None = None  # with ?prompt_id=: the drafts draft-first counts for that thread
 
 
 class BudgetPublic(BaseModel):

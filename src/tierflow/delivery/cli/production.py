@@ -18,7 +18,8 @@ def _quote(svc, plan, json_out: bool) -> None:
     if json_out:
         emit_json({"credits": credits})
     else:
-        console.print(f"{credits:g} credits ({plan.engine.id}, {plan.stage.value})")
+        console.print(f"{credits:g} credits ({plan.engine.id}, {plan.stage.value}, "
+                      f"makes {plan.request.width}x{plan.request.height})")
 
 
 def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) -> None:
@@ -30,7 +31,9 @@ def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) 
     if quote:
         _quote(svc, plan, json_out)
         return
-    with render_progress(f"{label} on {plan.engine.id}", 1, quiet=json_out) as on_event:
+    # The size is said before the render (a video's is the engine's resolution in the source's aspect).
+    size = f"{plan.request.width}x{plan.request.height}"
+    with render_progress(f"{label} on {plan.engine.id} at {size}", 1, quiet=json_out) as on_event:
         result = run_plan(svc, plan, on_event)  # the plan's own warnings come first
     _print_asset(result, json_out, extra(result.assets[0]))
 

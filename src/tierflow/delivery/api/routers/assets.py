@@ -36,6 +36,7 @@ def list_assets(
     stage: Stage | None = None,
     state: ReviewState | None = None,
     engine: str | None = Query(None, max_length=80),
+    prompt_id: str | None = Query(None, max_length=80, description="Only assets of this prompt thread (prm_…)."),
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
@@ -45,6 +46,7 @@ def list_assets(
     query = GalleryQuery(
         project_id=refs.project(session, project).id if project else None,
         search=search.strip() or None if search else None, stage=stage, review=state, engine_id=engine,
+        prompt_id=prompt_id,
         since=_utc(since), until=_utc(until), limit=limit + 1, before=decode_cursor(cursor) if cursor else None,
     )
     assets = AssetsRepo(session).gallery(query)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -35,10 +35,11 @@ KEEPALIVE_SECONDS = 15.0
 TERMINAL_EVENTS = ("finished", "failed")
 
 
-@router.post("", status_code=202, response_model=JobAccepted)
+@router.post("", status_code=202, response_model=JobAccepted,
+             responses={200: {"description": "with ?quote=true: {credits, engine_id, stage, width, height}; nothing queued"}})
 def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsDep,
-                      principal: auth.PrincipalDep) -> dict[str, Any]:
-    """Validate a draft batch or a promotion, admit it, and queue it as a job."""
+                      principal: auth.PrincipalDep, quote: bool = Query(False)) -> Any:
+    """Validate a draft batch or a promotion, admit it, and queue it as a job (``?quote=true``: price it)."""
     auth.check_refs(services, principal, getattr(body, "project", None), asset_id=getattr(body, "asset_id", None))
     if body.stage == "draft":
         from tierflow.stages.draft import plan_draft
@@ -53,6 +54,10 @@ def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsD
                             engine=body.engine, steps=body.steps, size=body.size, milestone=body.milestone)
     if not principal.local:
         plan.user_id = principal.user_id  # per-user daily limits and the audit trail name the signed-in user
+    if quote:
+        return JSONResponse({"credits": services.guard.quote(plan), "engine_id": plan.engine.id,
+                             "stage": plan.stage.value,
+                             "width": plan.request.width, "height": plan.request.height})
     job = jobs.submit(plan)
     return {"job_id": job.id, "status": job.status.value, "events_url": f"{API}/generations/{job.id}/events"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from tierflow.delivery.api import refs
 from tierflow.delivery.api.auth import PrincipalDep
@@ -22,13 +22,22 @@ def policy_public(row: ProjectRow) -> dict[str, Any]:
     return {"min_drafts": row.min_drafts, "final_cap": row.final_cap, "low_credit_threshold": row.low_credit_threshold}
 
 
-@router.get("", response_model=PolicyPublic)
-def get_policies(ref: str, session: ReadSessionDep) -> dict[str, Any]:
-    """The project's policy settings."""
-    return policy_public(ProjectsRepo(session).row(refs.project(session, ref).id))
+@router.get("", response_model=PolicyPublic, response_model_exclude_unset=True)
+def get_policies(ref: str, session: ReadSessionDep,
+                 prompt_id: str | None = Query(None, max_length=80,
+                                               description="Also count this prompt thread's drafts.")) -> dict[str, Any]:
+    """The project's policy settings (and, with ``prompt_id``, the drafts its thread has for draft-first)."""
+    out = policy_public(ProjectsRepo(session).row(refs.project(session, ref).id))
+    if prompt_id:
+        from tierflow.domain.ids import check_id
+        from tierflow.guardrails.policy_repo import PolicyRepo
+
+        check_id(prompt_id, "prompt_id")
+        out["drafts_in_thread"] = PolicyRepo(session).drafts_in_thread(prompt_id)
+    return out
 
 
-@router.put("", response_model=PolicyPublic)
+@router.put("", response_model=PolicyPublic, response_model_exclude_unset=True)
 def put_policies(ref: str, body: PolicyUpdate, session: TransactionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Change some settings (leads and admins); fields left out keep their value, ``final_cap: null`` removes the cap."""
     can_change_caps_or_budget(principal)

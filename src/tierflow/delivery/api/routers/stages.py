@@ -129,7 +129,8 @@ def _queue(services, jobs: JobQueue, principal, plan, quote: bool) -> Any:
         plan.user_id = principal.user_id  # per-user daily limits and the audit trail name the signed-in user
     if quote:
         return JSONResponse({"credits": services.guard.quote(plan), "engine_id": plan.engine.id,
-                             "stage": plan.stage.value})
+                             "stage": plan.stage.value,
+                             "width": plan.request.width, "height": plan.request.height})
     job = jobs.submit(plan)
     return {"job_id": job.id, "status": job.status.value, "events_url": f"{API}/generations/{job.id}/events",
             "warnings": list(plan.params.get("warnings", []))}
