@@ -4,7 +4,9 @@ A blob is written to a temporary file in the same folder, flushed to disk, then 
 place, so a reader never sees half a file and a crash leaves at most a ``.tmp`` file that
 :meth:`LocalBlobStore.sweep_temp` removes. A process killed between writing a blob and committing
 its asset row leaves a complete but unreferenced blob: :meth:`LocalBlobStore.sweep_unreferenced`
-removes those once they are older than a grace period.
+removes those once they are older than a grace period. Every ``get`` is checked against its
+sha256 (:func:`tierflow.storage.blob_verify.verify_blob`). The interface and its guarantees:
+:mod:`tierflow.storage.blob_store`; the object-store twin: :mod:`tierflow.storage.blobs_s3`.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tierflow.domain.errors import InvalidInput, NotFound
+from tierflow.storage.blob_store import GRACE_SECONDS, BlobEntry
+from tierflow.storage.blob_store import sweep_unreferenced as _sweep_unreferenced
+from tierflow.storage.blob_verify import verify_blob
 
-GRACE_SECONDS = 600.0  # what a sweep never touches: younger files may belong to a live writer
+SWEEP_MARKER = ".last-orphan-sweep"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 
@@ -30,6 +36,7 @@ class LocalBlobStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.location = str(self.root)
 
     def path_for(self, sha256: str, ext: str) -> Path:
         if not _SHA_RE.match(sha256):
@@ -59,7 +66,25 @@ class LocalBlobStore:
         return sha, True
 
     def get(self, sha256: str, ext: str) -> bytes:
-        return self.open_path(sha256, ext).read_bytes()
+        return verify_blob(sha256, self.open_path(sha256, ext).read_bytes())
+
+    def local_path(self, sha256: str, ext: str) -> Path | None:
+        return self.open_path(sha256, ext)
+
+    def presigned_url(self, sha256: str, ext: str, *, expires: int = 300) -> str | None:
+        return None  # the studio streams the file itself
+
+    def entries(self) -> Iterator[BlobEntry]:
+        for path in self.all_blobs():
+            sha, _, ext = path.name.partition(".")
+            yield BlobEntry(sha, ext, _mtime(path))
+
+    def last_sweep(self) -> float | None:
+        marker = self.root / SWEEP_MARKER
+        return _mtime(marker) if marker.exists() else None
+
+    def mark_sweep(self) -> None:
+        (self.root / SWEEP_MARKER).touch()
 
     def open_path(self, sha256: str, ext: str) -> Path:
         path = self.path_for(sha256, ext)
@@ -89,19 +114,8 @@ class LocalBlobStore:
         return count
 
     def sweep_unreferenced(self, referenced: set[str], older_than: float = GRACE_SECONDS) -> int:
-        """Remove complete blobs that no asset row names, older than ``older_than`` seconds.
-
-        A process killed between writing a blob and committing its asset row leaves such a blob.
-        The grace period spares the blobs of renders in flight in other processes, whose rows are
-        milliseconds from committing. Returns how many were removed.
-        """
-        cutoff = time.time() - older_than
-        count = 0
-        for path in self.all_blobs():
-            if path.name.split(".")[0] not in referenced and _mtime(path) < cutoff:
-                path.unlink(missing_ok=True)
-                count += 1
-        return count
+        """Remove complete blobs no asset row names, older than ``older_than`` seconds (see blob_store)."""
+        return _sweep_unreferenced(self, referenced, older_than)
 
     def all_blobs(self) -> list[Path]:
         return [p for p in self.root.glob("*/*/*") if not p.name.startswith(".")]

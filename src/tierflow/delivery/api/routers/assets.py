@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
@@ -69,10 +69,17 @@ def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
 
 @router.get("/{asset_id}/file", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
-def asset_file(asset_id: str, services: ServicesDep) -> FileResponse:
-    """The stored blob; served only from the blob store, by the sha256 the database records."""
+def asset_file(asset_id: str, services: ServicesDep) -> Response:
+    """The stored blob; served only from the blob store, by the sha256 the database records.
+
+    An object store hands the browser a short-lived presigned URL (307) instead of the studio
+    proxying the bytes through Python.
+    """
     asset = _asset(services, asset_id)
-    path = services.blobs.open_path(asset.sha256, asset.format)
+    path = services.blobs.local_path(asset.sha256, asset.format)
+    if path is None:
+        return RedirectResponse(services.blobs.presigned_url(asset.sha256, asset.format), status_code=307,
+                                headers={"Cache-Control": "private, max-age=240"})
     # content-addressed: the bytes behind an asset id never change
     return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
                         headers={"Cache-Control": "private, max-age=31536000, immutable"})
