@@ -69,7 +69,7 @@ class S3BlobStore:
 
     def check(self) -> None:
         """Fail at start-up, in one line, when the bucket cannot be reached."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         endpoint = self.client.meta.endpoint_url
         try:
@@ -81,6 +81,9 @@ class S3BlobStore:
                                fix="create it (e.g. `aws s3 mb s3://" + self.bucket + "`) or fix the URL") from None
             raise InvalidInput(f"{endpoint} refused access to bucket {self.bucket!r} ({code})",
                                field="AWS_ACCESS_KEY_ID", fix="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from None
+        except NoCredentialsError:
+            raise InvalidInput(f"no credentials for the object store at {endpoint}", field="AWS_ACCESS_KEY_ID",
+                               fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile)") from None
         except BotoCoreError as e:
             raise InvalidInput(f"cannot reach the object store at {endpoint}: {e}", field="AWS_ENDPOINT_URL",
                                fix="check AWS_ENDPOINT_URL and that the server is running") from None
