@@ -110,7 +110,10 @@ class AssetsRepo:
                 stmt = stmt.where(prefilter)
         if q.before:
             ts, last_id = q.before
-            stmt = stmt.where((AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
+            # ``created_at <= ts`` on its own gives the index a range to start from (an OR alone
+            # makes SQLite walk from the newest row down to the cursor: a deep page grew with the gallery)
+            stmt = stmt.where(AssetRow.created_at <= ts,
+                              (AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
         stmt = stmt.order_by(AssetRow.created_at.desc(), AssetRow.id.desc()).limit(q.limit)
         rows = list(self.s.scalars(stmt))
         parents = self._parents_for([r.id for r in rows])
