@@ -70,6 +70,11 @@ def _assets(studio, gen_id: str) -> list[AssetRow]:
         return list(s.scalars(select(AssetRow).where(AssetRow.generation_id == gen_id)))
 
 
+def _named(rows: list[AssetRow]) -> set[str]:
+    """The blobs asset rows name: each file and its thumbnail."""
+    return {a.sha256 for a in rows} | {a.thumb_sha256 for a in rows if a.thumb_sha256}
+
+
 def _objects(studio) -> set[str]:
     return {e.sha256 for e in studio.blobs.entries()}
 
@@ -108,13 +113,13 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
     # Within the grace period the sweep spares every object (one may be a live writer's); after it,
     # only the objects rows name are left.
     objects = _objects(studio)
-    assert {a.sha256 for a in partial} <= objects and len(objects - {a.sha256 for a in partial}) <= 1
+    assert _named(partial) <= objects and len(objects - _named(partial)) <= 2  # a file and its thumbnail
     assert sweep_orphan_blobs(studio) == 0
     later = time.time() + GRACE_SECONDS + 1
     with monkeypatch.context() as m:
         m.setattr("tierflow.storage.blob_store.time.time", lambda: later)
-        assert sweep_orphan_blobs(studio) == len(objects) - len(partial)
-    assert _objects(studio) == {a.sha256 for a in partial}
+        assert sweep_orphan_blobs(studio) == len(objects - _named(partial))
+    assert _objects(studio) == _named(partial)
 
     host_c = subprocess.run([sys.executable, "-m", "tierflow", "worker", "--tiers", "draft", "--once", "--json"],
                             cwd=ROOT, env=_host(tmp_path, "host-c", studio, models_dir), capture_output=True,
@@ -123,7 +128,8 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
     assert [(j["generation_id"], j["status"], j["outputs"]) for j in json.loads(host_c.stdout)["jobs"]] == [
         (gen_id, "succeeded", N)]
     final = _assets(studio, gen_id)
-    assert len(final) == N and {a.sha256 for a in final} == _objects(studio)
+    assert len(final) == N and _named(final) == _objects(studio)
+    assert all(a.thumb_sha256 for a in final)
     assert not any((tmp_path / "host-c").glob("blobs/*/*/*"))
 
     with TestClient(create_app(studio)) as client:
@@ -132,3 +138,6 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
             assert got.status_code == 307, got.text
             body = httpx.get(got.headers["location"]).content  # the browser's fetch, straight from the store
             assert hashlib.sha256(body).hexdigest() == asset.sha256
+            thumb = client.get(f"/api/v1/assets/{asset.id}/thumb", follow_redirects=False)
+            assert thumb.status_code == 307
+            assert hashlib.sha256(httpx.get(thumb.headers["location"]).content).hexdigest() == asset.thumb_sha256

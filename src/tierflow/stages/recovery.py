@@ -84,13 +84,13 @@ def sweep_orphan_blobs(services: Services, older_than: float | None = None, *, f
     import time
 
     from tierflow.storage.blob_store import GRACE_SECONDS, sweep_unreferenced
-    from tierflow.storage.tables import AssetRow
+    from tierflow.storage.assets_repo import AssetsRepo
 
     last = services.blobs.last_sweep()
     if not force and last is not None and time.time() - last < SWEEP_EVERY_SECONDS:
         return 0
     with services.db.read() as s:
-        referenced = set(s.scalars(select(AssetRow.sha256)))
+        referenced = AssetsRepo(s).referenced_shas()
     removed = sweep_unreferenced(services.blobs, referenced, GRACE_SECONDS if older_than is None else older_than)
     services.blobs.mark_sweep()
     return removed

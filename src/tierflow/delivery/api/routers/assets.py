@@ -76,12 +76,25 @@ def asset_file(asset_id: str, services: ServicesDep) -> Response:
     proxying the bytes through Python.
     """
     asset = _asset(services, asset_id)
-    path = services.blobs.local_path(asset.sha256, asset.format)
+    return _blob_response(services, asset.sha256, asset.format)
+
+
+@router.get("/{asset_id}/thumb", response_class=FileResponse, responses={200: {"content": {"image/webp": {}}}})
+def asset_thumb(asset_id: str, services: ServicesDep) -> Response:
+    """The asset's small WebP thumbnail (256 px), for gallery grids; the file itself when it has none."""
+    asset = _asset(services, asset_id)
+    if asset.thumb_sha256:
+        return _blob_response(services, asset.thumb_sha256, "webp")
+    return _blob_response(services, asset.sha256, asset.format)
+
+
+def _blob_response(services, sha256: str, fmt: str) -> Response:
+    path = services.blobs.local_path(sha256, fmt)
     if path is None:
-        return RedirectResponse(services.blobs.presigned_url(asset.sha256, asset.format), status_code=307,
+        return RedirectResponse(services.blobs.presigned_url(sha256, fmt), status_code=307,
                                 headers={"Cache-Control": "private, max-age=240"})
     # content-addressed: the bytes behind an asset id never change
-    return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
+    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
                         headers={"Cache-Control": "private, max-age=31536000, immutable"})
 
 

@@ -25,7 +25,7 @@
   function tile(a) {
     const thumb = a.kind === "video"
       ? el("video", { src: a.file_url, muted: true, preload: "metadata" })
-      : el("img", { src: a.file_url, alt: a.prompt, loading: "lazy", width: a.width, height: a.height });
+      : el("img", { src: a.thumb_url || a.file_url, alt: a.prompt, loading: "lazy", width: a.width, height: a.height });
     return el("a", { class: "tile", href: `/assets/${a.id}`, title: a.prompt, dataset: { id: a.id, stage: a.stage, review: a.review } },
       thumb,
       el("div", { class: "cap" }, el("span", { class: "prompt" }, a.prompt || "—"), el("span", {}, `${a.stage} · ${a.review}`)));
