@@ -112,3 +112,15 @@ def test_an_unknown_bucket_fails_at_once_with_the_fix(s3_url):
     assert e.value.field == "TIERFLOW_BLOBS_URL"
     with pytest.raises(InvalidInput, match="not a blob store URL"):
         S3BlobStore.from_url("s4://bucket")
+
+
+def test_large_blobs_are_looked_up_before_they_are_sent_again(s3_url, monkeypatch):
+    from tierflow.storage import blobs_s3
+
+    store = blobs_s3.S3BlobStore.from_url(s3_url)
+    monkeypatch.setattr(blobs_s3, "HEAD_FIRST_BYTES", 100)
+    sha, created = store.put(PNG_LIKE, "png")
+    sent = []
+    monkeypatch.setattr(store.client, "put_object", lambda **kw: sent.append(kw))
+    assert store.put(PNG_LIKE, "png") == (sha, False) and sent == []
+    assert created and store.get(sha, "png") == PNG_LIKE

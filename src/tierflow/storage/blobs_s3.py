@@ -12,7 +12,9 @@ listings but younger; s3fs adds an fsspec layer this store does not need.
 Guarantees (see :mod:`tierflow.storage.blob_store`):
 
 - a PUT is atomic on S3 (an object is visible whole or not at all), so there are no temporary
-  objects to sweep; ``put`` first asks HEAD and does not write an object that exists;
+  objects to sweep; ``put`` is a conditional PUT (``If-None-Match: *``, S3 since 2024, MinIO,
+  R2) that never replaces an existing object (a server that ignores the header rewrites the same
+  bytes: harmless); blobs over 8 MiB are looked up with HEAD first so they are not re-sent;
 - ``get`` verifies the bytes against their sha256; every PUT also sends ``ChecksumSHA256`` so the
   server rejects bytes damaged on the way;
 - the orphan sweep lists the prefix and uses each object's ``LastModified`` as its age;
@@ -39,6 +41,7 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 _KEY_RE = re.compile(r"(?:^|/)[0-9a-f]{2}/[0-9a-f]{2}/([0-9a-f]{64})\.([a-z0-9]{1,5})$")
 SWEEP_MARKER = ".last-orphan-sweep"
+HEAD_FIRST_BYTES = 8 << 20  # above this, ask whether the object exists before uploading it
 CONTENT_TYPES = {"png": "image/png", "mp4": "video/mp4", "webp": "image/webp", "jpg": "image/jpeg",
                  "gif": "image/gif"}
 URL_FIX = "set TIERFLOW_BLOBS_URL=s3://<bucket>/<prefix> (and AWS_ENDPOINT_URL for a non-AWS server)"
@@ -99,14 +102,24 @@ class S3BlobStore:
 
     # -- the interface ------------------------------------------------------------------------
     def put(self, data: bytes, ext: str) -> tuple[str, bool]:
+        """One conditional PUT (``If-None-Match: *``): the server refuses to replace an existing
+        object, atomically, even when two hosts store the same bytes at once. Large blobs are
+        looked up first (HEAD) so their bytes are not sent again for nothing."""
+        from botocore.exceptions import ClientError
+
         digest = hashlib.sha256(data)
         sha = digest.hexdigest()
         key = self.key_for(sha, ext)
-        if self._head(key) is not None:
+        if len(data) > HEAD_FIRST_BYTES and self._head(key) is not None:
             return sha, False
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
-                               ContentType=CONTENT_TYPES.get(ext, "application/octet-stream"),
-                               ChecksumSHA256=base64.b64encode(digest.digest()).decode())
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                                   ContentType=CONTENT_TYPES.get(ext, "application/octet-stream"),
+                                   ChecksumSHA256=base64.b64encode(digest.digest()).decode())
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return sha, False  # already stored (or being stored by another writer): same bytes
+            raise
         return sha, True
 
     def get(self, sha256: str, ext: str) -> bytes:
