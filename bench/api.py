@@ -127,7 +127,9 @@ def _seed_chunk(services, gallery: Gallery, n_assets: int, rng: random.Random) -
     reviews = [r for r in reviews if r["asset_id"] in kept]
     bulk_load(services, [(PromptRow, prompts), (GenerationRow, gens), (AssetRow, assets),
                          (AssetParentRow, edges), (ReviewRow, reviews)])
-    gallery.t, gallery.count, gallery.edges = t + timedelta(minutes=1), gallery.count + len(assets), gallery.edges + len(edges)
+    gallery.t = t + timedelta(minutes=1)
+    gallery.count += len(assets)
+    gallery.edges += len(edges)
 
 
 def bulk_load(services, tables) -> None:

@@ -143,7 +143,8 @@ def main() -> None:
             s3_rate = persist(url)
             if before is not None:
                 server_ms = (server_cpu() - before) * 1000 / args.n
-        rows.append((f"  same, blobs in {url.split('/')[2] if args.blobs != 'moto' else 'moto (loopback S3)'}", s3_rate))
+        where = "moto (loopback S3)" if args.blobs == "moto" else url.split("/")[2]
+        rows.append((f"  same, blobs in {where}", s3_rate))
 
     print(f"\ningest at {args.size}x{args.size}, n={args.n}, mean PNG {np.mean(sizes) / 1024:.0f} KiB (level 1)\n")
     print(f"{'path':<55}{'drafts/s':>10}{'ms/draft':>10}")

@@ -83,7 +83,8 @@ class S3BlobStore:
                 raise NotFound(f"bucket {self.bucket!r} does not exist on {endpoint}", field="TIERFLOW_BLOBS_URL",
                                fix="create it (e.g. `aws s3 mb s3://" + self.bucket + "`) or fix the URL") from None
             raise InvalidInput(f"{endpoint} refused access to bucket {self.bucket!r} ({code})",
-                               field="AWS_ACCESS_KEY_ID", fix="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from None
+                               field="AWS_ACCESS_KEY_ID",
+                               fix="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from None
         except NoCredentialsError:
             raise InvalidInput(f"no credentials for the object store at {endpoint}", field="AWS_ACCESS_KEY_ID",
                                fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile)") from None
