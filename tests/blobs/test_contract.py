@@ -124,3 +124,15 @@ def test_large_blobs_are_looked_up_before_they_are_sent_again(s3_url, monkeypatc
     monkeypatch.setattr(store.client, "put_object", lambda **kw: sent.append(kw))
     assert store.put(PNG_LIKE, "png") == (sha, False) and sent == []
     assert created and store.get(sha, "png") == PNG_LIKE
+
+
+def test_an_unreachable_endpoint_fails_at_once_with_the_fix(monkeypatch):
+    from tests.pg import free_port
+    from tierflow.storage.blobs_s3 import S3BlobStore
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    with pytest.raises(InvalidInput, match="cannot reach the object store") as e:
+        S3BlobStore.from_url("s3://bucket/prefix")
+    assert e.value.field == "AWS_ENDPOINT_URL"
