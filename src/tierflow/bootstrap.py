@@ -10,7 +10,7 @@ from typing import Any
 from tierflow.config import Settings
 from tierflow.engines.registry import EngineRegistry
 from tierflow.stages.guard import Guard, OpenGuard
-from tierflow.storage.blobs import LocalBlobStore
+from tierflow.storage.blob_store import BlobStore, open_blob_store
 from tierflow.storage.database import Database
 
 
@@ -18,7 +18,7 @@ from tierflow.storage.database import Database
 class Services:
     settings: Settings
     db: Database
-    blobs: LocalBlobStore
+    blobs: BlobStore
     engines: EngineRegistry
     guard: Guard
     extras: dict[str, Any] = field(default_factory=dict)
@@ -49,7 +49,7 @@ def build(settings: Settings | None = None, *, guard: Guard | None = None) -> Se
     settings.ensure_dirs()
     db = Database(settings.db_url)
     db.migrate()
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)  # TIERFLOW_BLOBS_URL=s3://... or $TIERFLOW_HOME/blobs
     blobs.sweep_temp()
     services = Services(settings=settings, db=db, blobs=blobs, engines=build_registry(settings),
                         guard=guard or default_guard())

@@ -156,7 +156,8 @@ def test_a_failing_render_leaves_no_asset_row_and_no_blob(services, project, mon
     assert gen.status == JobStatus.FAILED.value and "GPU fell over" in gen.error
     # the first output was finished and stored before the failure: it stays, the rest never existed
     assert len(assets) == 1 and gen.outputs == 1
-    assert set(services.blobs.all_blobs()) - before == {services.blobs.path_for(assets[0].sha256, "png")}
+    assert set(services.blobs.all_blobs()) - before == {services.blobs.path_for(assets[0].sha256, "png"),
+                                                        services.blobs.path_for(assets[0].thumb_sha256, "webp")}
 
 
 def test_a_row_that_cannot_be_written_removes_its_blob(services, project, monkeypatch):

@@ -146,6 +146,7 @@ class Asset:
     review: ReviewState = ReviewState.UNREVIEWED
     tags: list[str] = field(default_factory=list)
     reviewed_at: datetime | None = None
+    thumb_sha256: str | None = None  # a small WebP derived from the image (None: videos, older assets)
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape used by the CLI's ``--json`` and the REST API."""

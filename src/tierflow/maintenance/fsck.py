@@ -87,7 +87,9 @@ def fsck(services: Services, *, repair: bool = False) -> FsckReport:
                      "sha256": asset.sha256, "problem": e.message}
             (report.missing if isinstance(e, BlobMissing) else report.corrupt).append(entry)
             damaged.append(asset)
-    _orphans(services, {a.sha256 for a in assets}, report)
+    with services.db.read() as s:
+        referenced = FsckRepo(s).referenced_shas()
+    _orphans(services, referenced, report)
     for key, entries in ledger.items():
         balance = derive_balance(entries, key.scope, key.scope_id)
         problems = ledger_problems(entries)
@@ -110,16 +112,12 @@ def fsck(services: Services, *, repair: bool = False) -> FsckReport:
 
 def _orphans(services: Services, referenced: set[str], report: FsckReport) -> None:
     now = time.time()
-    paths = services.blobs.all_blobs()
-    report.blobs = len(paths)
-    for path in paths:
-        sha = path.name.split(".")[0]
-        if sha not in referenced:
-            try:
-                age = now - path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            report.orphans.append({"blob": path.name, "age_seconds": round(age),
+    entries = list(services.blobs.entries())  # the same listing on the local disk and an object store
+    report.blobs = len(entries)
+    for entry in entries:
+        if entry.sha256 not in referenced and entry.modified != float("inf"):  # inf: removed meanwhile
+            age = now - entry.modified
+            report.orphans.append({"blob": f"{entry.sha256}.{entry.ext}", "age_seconds": round(age),
                                    "removable": age > GRACE_SECONDS})
 
 

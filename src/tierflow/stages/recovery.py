@@ -72,25 +72,25 @@ def recover_stale_jobs(services: Services) -> int:
 
 
 SWEEP_EVERY_SECONDS = 3600.0
-SWEEP_MARKER = ".last-orphan-sweep"
 
 
 def sweep_orphan_blobs(services: Services, older_than: float | None = None, *, force: bool = True) -> int:
     """Remove blobs no asset row names (a process killed between blob and row), past the grace period.
 
-    ``force=False`` (every start) sweeps at most once an hour per blob store, so a CLI call on a
-    large store does not pay for a full listing each time. Returns how many blobs were removed.
+    Works on any blob store (local folder or object store: list + age). ``force=False`` (every
+    start) sweeps at most once an hour per blob store, so a CLI call on a large store does not pay
+    for a full listing each time. Returns how many blobs were removed.
     """
     import time
 
-    from tierflow.storage.blobs import GRACE_SECONDS
-    from tierflow.storage.tables import AssetRow
+    from tierflow.storage.blob_store import GRACE_SECONDS, sweep_unreferenced
+    from tierflow.storage.assets_repo import AssetsRepo
 
-    marker = services.blobs.root / SWEEP_MARKER
-    if not force and marker.exists() and time.time() - marker.stat().st_mtime < SWEEP_EVERY_SECONDS:
+    last = services.blobs.last_sweep()
+    if not force and last is not None and time.time() - last < SWEEP_EVERY_SECONDS:
         return 0
     with services.db.read() as s:
-        referenced = set(s.scalars(select(AssetRow.sha256)))
-    removed = services.blobs.sweep_unreferenced(referenced, GRACE_SECONDS if older_than is None else older_than)
-    marker.touch()
+        referenced = AssetsRepo(s).referenced_shas()
+    removed = sweep_unreferenced(services.blobs, referenced, GRACE_SECONDS if older_than is None else older_than)
+    services.blobs.mark_sweep()
     return removed

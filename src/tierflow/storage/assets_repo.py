@@ -40,6 +40,7 @@ def to_asset(row: AssetRow, parent_ids: list[str]) -> Asset:
         size_bytes=row.size_bytes, seed=row.seed, created_at=aware(row.created_at), parent_ids=parent_ids,
         prompt_id=row.prompt_id, prompt=row.prompt_text, engine_id=row.engine_id, params=dict(row.params or {}),
         review=ReviewState(row.review), tags=list(row.tags or []), reviewed_at=aware(row.reviewed_at),
+        thumb_sha256=row.thumb_sha256,
     )
 
 
@@ -50,12 +51,12 @@ class AssetsRepo:
     def add(self, *, project_id: str, generation_id: str, stage: Stage, kind: str, fmt: str, width: int,
             height: int, sha256: str, size_bytes: int, seed: int | None, engine_id: str, prompt_id: str | None,
             prompt_text: str, params: dict[str, Any], parent_ids: list[str],
-            asset_id: str | None = None) -> Asset:
+            asset_id: str | None = None, thumb_sha256: str | None = None) -> Asset:
         row = AssetRow(
             id=asset_id or new_id("ast"), project_id=project_id, generation_id=generation_id, stage=stage.value, kind=kind,
             format=fmt, width=width, height=height, sha256=sha256, size_bytes=size_bytes, seed=seed,
             engine_id=engine_id, prompt_id=prompt_id, prompt_text=prompt_text, params=params,
-            review=ReviewState.UNREVIEWED.value, tags=[], created_at=now(),
+            review=ReviewState.UNREVIEWED.value, tags=[], created_at=now(), thumb_sha256=thumb_sha256,
         )
         self.s.add(row)
         self.s.flush()
@@ -85,7 +86,15 @@ class AssetsRepo:
         return to_asset(row, self.parents_of(row.id))
 
     def sha_in_use(self, sha256: str) -> bool:
-        return self.s.scalar(select(func.count()).select_from(AssetRow).where(AssetRow.sha256 == sha256)) > 0
+        """Whether any asset row names this blob, as its file or as its thumbnail."""
+        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256)
+        return self.s.scalar(select(func.count()).select_from(AssetRow).where(named)) > 0
+
+    def referenced_shas(self) -> set[str]:
+        """Every blob some asset row names (files and thumbnails): what the orphan sweep keeps."""
+        shas = set(self.s.scalars(select(AssetRow.sha256)))
+        shas.update(self.s.scalars(select(AssetRow.thumb_sha256).where(AssetRow.thumb_sha256.is_not(None))))
+        return shas
 
     # -- gallery ------------------------------------------------------------------------
     def gallery(self, q: GalleryQuery) -> list[Asset]:
@@ -113,7 +122,10 @@ class AssetsRepo:
                 stmt = stmt.where(prefilter)
         if q.before:
             ts, last_id = q.before
-            stmt = stmt.where((AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
+            # ``created_at <= ts`` on its own gives the index a range to start from (an OR alone
+            # makes SQLite walk from the newest row down to the cursor: a deep page grew with the gallery)
+            stmt = stmt.where(AssetRow.created_at <= ts,
+                              (AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
         stmt = stmt.order_by(AssetRow.created_at.desc(), AssetRow.id.desc()).limit(q.limit)
         rows = list(self.s.scalars(stmt))
         parents = self._parents_for([r.id for r in rows])

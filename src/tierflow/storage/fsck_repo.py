@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, aliased
 
 from tierflow.domain.ledger import LedgerEntry, ScopeKey
 from tierflow.domain.models import Asset
-from tierflow.storage.assets_repo import to_asset
+from tierflow.storage.assets_repo import AssetsRepo, to_asset
 from tierflow.storage.tables import AssetParentRow, AssetRow, GenerationRow, LedgerEntryRow, ProjectRow
 
 
@@ -26,7 +26,8 @@ class FsckRepo:
         return [to_asset(r, parents.get(r.id, [])) for r in rows]
 
     def referenced_shas(self) -> set[str]:
-        return set(self.s.scalars(select(AssetRow.sha256).distinct()))
+        """Every blob some asset row names: files and thumbnails."""
+        return AssetsRepo(self.s).referenced_shas()
 
     def dangling_lineage(self) -> list[dict[str, str]]:
         """Lineage edges and asset rows whose other end is not in the database."""

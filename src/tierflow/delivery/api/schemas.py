@@ -185,6 +185,7 @@ class AssetPublic(BaseModel):
     review: str
     tags: list[str]
     file_url: str
+    thumb_url: str
     export_url: str
 
 
@@ -237,6 +238,8 @@ class BudgetPublic(BaseModel):
 def asset_public(asset: Asset) -> dict[str, Any]:
     """The contract's AssetPublic as a plain dict (cheap for pages of many assets)."""
     return asset.to_dict() | {"file_url": f"{API}/assets/{asset.id}/file",
+                              "thumb_url": f"{API}/assets/{asset.id}/thumb" if asset.thumb_sha256
+                              else f"{API}/assets/{asset.id}/file",
                               "export_url": f"{API}/assets/{asset.id}/export"}
 
 

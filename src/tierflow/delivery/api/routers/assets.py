@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
@@ -73,12 +73,36 @@ def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
 @router.get("/{asset_id}/file", response_class=Response,
             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
 def asset_file(asset_id: str, services: ServicesDep) -> Response:
-    """The stored blob, by the sha256 the database records; checked before a byte is sent (409 if not)."""
+    """The stored blob, by the sha256 the database records.
+
+    From a local store the bytes are checked before a byte is sent (409 if they are not the
+    recorded ones); an object store hands the browser a short-lived presigned URL (307) instead of
+    the studio proxying the bytes through Python.
+    """
     asset = _asset(services, asset_id)
-    data = read_asset(services.blobs, asset)
+    return _blob_response(services, asset, asset.sha256, asset.format)
+
+
+@router.get("/{asset_id}/thumb", response_class=Response, responses={200: {"content": {"image/webp": {}}}})
+def asset_thumb(asset_id: str, services: ServicesDep) -> Response:
+    """The asset's small WebP thumbnail (256 px), for gallery grids; the file itself when it has none."""
+    asset = _asset(services, asset_id)
+    if asset.thumb_sha256:
+        return _blob_response(services, asset, asset.thumb_sha256, "webp")
+    return _blob_response(services, asset, asset.sha256, asset.format)
+
+
+def _blob_response(services, asset, sha256: str, fmt: str) -> Response:
+    if services.blobs.local_path(sha256, fmt) is None:
+        return RedirectResponse(services.blobs.presigned_url(sha256, fmt), status_code=307,
+                                headers={"Cache-Control": "private, max-age=240"})
+    if sha256 == asset.sha256:
+        data = read_asset(services.blobs, asset)
+    else:
+        data = services.blobs.get(sha256, fmt)
     # content-addressed: the bytes behind an asset id never change
-    return Response(data, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                    headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{asset.sha256}"'})
+    return Response(data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                    headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{sha256}"'})
 
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})

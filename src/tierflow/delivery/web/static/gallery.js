@@ -26,7 +26,7 @@
   function tile(a) {
     const thumb = a.kind === "video"
       ? el("video", { src: a.file_url, muted: true, preload: "metadata" })
-      : el("img", { src: a.file_url, alt: a.prompt, loading: "lazy", width: a.width, height: a.height });
+      : el("img", { src: a.thumb_url || a.file_url, alt: a.prompt, loading: "lazy", width: a.width, height: a.height });
     return el("article", { class: "tile", title: a.prompt, tabindex: "-1", dataset: { id: a.id, stage: a.stage, review: a.review } },
       el("a", { class: "thumb", href: `/assets/${a.id}`, tabindex: "-1" }, thumb),
       el("div", { class: "cap" }, el("span", { class: "prompt" }, a.prompt || "—"),
