@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from tierflow.delivery.api import auth, refs
 from tierflow.delivery.api.deps import ReadSessionDep, ServicesDep
 from tierflow.delivery.api.schemas import AssetPage, asset_public
-from tierflow.domain.errors import InvalidInput
+from tierflow.domain.errors import BlobMissing, InvalidInput
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Asset, ReviewState, Stage
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
@@ -93,13 +93,14 @@ def asset_thumb(asset_id: str, services: ServicesDep) -> Response:
 
 
 def _blob_response(services, asset, sha256: str, fmt: str) -> Response:
-    if services.blobs.local_path(sha256, fmt) is None:
-        return RedirectResponse(services.blobs.presigned_url(sha256, fmt), status_code=307,
-                                headers={"Cache-Control": "private, max-age=240"})
-    if sha256 == asset.sha256:
-        data = read_asset(services.blobs, asset)
-    else:
-        data = services.blobs.get(sha256, fmt)
+    try:
+        url = services.blobs.presigned_url(sha256, fmt)  # None: a store that serves no URLs (local disk)
+    except BlobMissing as e:
+        raise BlobMissing(f"asset {asset.id}: its stored file (blob {sha256[:12]}) is missing",
+                          field="asset", fix=e.fix) from None
+    if url is not None:
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=240"})
+    data = read_asset(services.blobs, asset) if sha256 == asset.sha256 else services.blobs.get(sha256, fmt)
     # content-addressed: the bytes behind an asset id never change
     return Response(data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
                     headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{sha256}"'})
