@@ -122,16 +122,3 @@ def test_oversized_bodies_get_413(client, services):
         r = small.post(f"{V1}/projects", content=chunks, headers={"content-type": "application/json"})
         assert r.status_code == 413, r.text
         assert small.post(f"{V1}/projects", json={"name": "ok"}).status_code == 201
-
-
-def test_budget_reads_the_project_scope_of_the_ledger_guard_status():
-    from tierflow.delivery.api.routers.budget import budget_public
-
-    status = {"policy": {}, "warnings": ["project: 5 of 100 credits left"], "balances": [
-        {"scope": "workspace", "scope_id": "ws_1", "granted": 0.0, "adjusted": 0.0, "reserved": 0.0, "spent": 95.0,
-         "remaining": None, "unlimited": True},
-        {"scope": "project", "scope_id": "prj_1", "granted": 100.0, "adjusted": 0.0, "reserved": 0.0,
-         "spent": 95.0, "remaining": 5.0, "unlimited": False}]}
-    out = budget_public(status, "prj_1")
-    assert (out["granted"], out["spent"], out["remaining"], out["unlimited"]) == (100.0, 95.0, 5.0, False)
-    assert out["warnings"] == ["project: 5 of 100 credits left"] and len(out["balances"]) == 2
