@@ -49,9 +49,12 @@ def test_prompts_list_every_prompt_run(client, drafts, project):
 
 def test_policies_get_and_put(client, project):
     url = f"{V1}/projects/{project.name}/policies"
-    assert client.get(url).json() == {"min_drafts": 0, "final_cap": None, "low_credit_threshold": None}
+    # the effective policy, as the CLI shows it (a threshold never set is the default 0.1)
+    assert client.get(url).json() == {"min_drafts": 0, "final_cap": None, "low_credit_threshold": 0.1,
+                                      "milestone": None}
     r = client.put(url, json={"min_drafts": 5, "final_cap": 3})
-    assert r.status_code == 200 and r.json() == {"min_drafts": 5, "final_cap": 3, "low_credit_threshold": None}
+    assert r.status_code == 200 and r.json() == {"min_drafts": 5, "final_cap": 3, "low_credit_threshold": 0.1,
+                                                 "milestone": None}
     assert client.put(url, json={"final_cap": None}).json()["final_cap"] is None
     assert client.get(url).json()["min_drafts"] == 5
     # found by the fuzz test: a count past SQLite's INTEGER range was a 500 (OverflowError at the flush)
@@ -65,8 +68,9 @@ def test_policies_get_and_put(client, project):
 
 def test_budget_is_unlimited_without_guardrails_and_ledger_lists_rows(client, project, services):
     budget = client.get(f"{V1}/projects/{project.name}/budget").json()
-    assert budget == {"granted": 0.0, "reserved": 0.0, "spent": 0.0, "remaining": None, "unlimited": True,
-                      "warnings": [], "balances": []}
+    assert {k: budget[k] for k in ("granted", "reserved", "spent", "remaining", "unlimited", "warnings")} == {
+        "granted": 0.0, "reserved": 0.0, "spent": 0.0, "remaining": None, "unlimited": True, "warnings": []}
+    assert budget["scope"] == "project" and budget["scope_id"] == project.id
     with services.db.transaction() as s:
         s.add(LedgerEntryRow(id=new_id("led"), scope="project", scope_id=project.id, kind="grant", amount=100.0,
                              note="launch budget", created_at=datetime.now(UTC)))

@@ -14,6 +14,7 @@ from tierflow.delivery.api import refs
 from tierflow.delivery.api.auth import PrincipalDep
 from tierflow.delivery.api.deps import ServicesDep
 from tierflow.delivery.api.schemas import PolicyPublic, PolicyUpdate
+from tierflow.domain.policies import ProjectPolicy
 from tierflow.guardrails import budget as uc
 
 router = APIRouter(prefix="/projects/{ref}/policies", tags=["policies"])
@@ -21,6 +22,11 @@ router = APIRouter(prefix="/projects/{ref}/policies", tags=["policies"])
 
 def _public(data: dict[str, Any]) -> dict[str, Any]:
     return {**data["policy"], "milestone": data.get("milestone")}
+
+
+def _threshold(value: float | None) -> float:
+    """``null`` puts the low-credit threshold back to the default."""
+    return ProjectPolicy.low_credit_threshold if value is None else value
 
 
 @router.get("", response_model=PolicyPublic)
@@ -39,6 +45,6 @@ def put_policies(ref: str, body: PolicyUpdate, services: ServicesDep, principal:
         services, ref,
         min_drafts=body.min_drafts if "min_drafts" in given else None,
         final_cap=body.final_cap if "final_cap" in given else uc.UNSET,
-        low_credit_threshold=body.low_credit_threshold if "low_credit_threshold" in given else None,
+        low_credit_threshold=_threshold(body.low_credit_threshold) if "low_credit_threshold" in given else None,
         user_id=principal.user_id, role=principal.role, reason=body.reason)
     return _public(data)
