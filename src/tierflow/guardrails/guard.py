@@ -155,7 +155,7 @@ class LedgerGuard:
         if Stage(plan.stage) is Stage.FINAL:
             self._check_final(policies, project, plan, generation_id, milestone)
         t = now()
-        keys = _scopes(project, plan.milestone_id)
+        keys = _scopes(project, milestone.id if milestone else None)
         limits: dict[ScopeKey, float] = {}
         if plan.user_id:
             user_key = ScopeKey.user_day(plan.user_id, t)
@@ -302,7 +302,8 @@ def _milestone(session: Session, project: Project, plan: RenderPlan, generation_
         milestone = repo.current(project.id, create=Stage(plan.stage) is Stage.FINAL)
     if milestone is not None:
         repo.assign(generation_id, milestone)
-        plan.milestone_id = milestone.id
+        # For the outputs' params; plan.milestone_id stays as asked: an admission may be a dry run
+        # that is rolled back (the implicit milestone with it), and the real one resolves it again.
         plan.params = {**plan.params, "milestone": {"id": milestone.id, "name": milestone.name}}
     return milestone
 
