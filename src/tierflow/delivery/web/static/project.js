@@ -97,10 +97,23 @@
     pick.replaceChildren(...milestones.filter((m) => !m.closed).map((m) => el("option", { value: m.name }, m.name)));
   }
 
+  /** The few facts of an audit line a person reads (the full record is in `tierflow audit --json`). */
+  function auditDetail(a) {
+    const d = a.detail || {};
+    if (a.action === "policy.change" && d.before && d.after) {
+      return Object.keys(d.after).filter((k) => d.before[k] !== d.after[k])
+        .map((k) => `${k}: ${d.before[k] ?? "none"} → ${d.after[k] ?? "none"}`).join(", ");
+    }
+    if (a.action === "policy.override") return `lifted ${(d.rules || []).join(", ")} · ${d.role || ""} · milestone ${d.milestone ?? "—"}`;
+    if (a.action === "budget.grant") return `${tf.fmtCredits(d.amount)} credits to the ${d.scope} budget`;
+    if (a.action === "budget.daily_limit") return `${d.user_id}: ${d.limit === null ? "no limit" : `${tf.fmtCredits(d.limit)} credits/day`}`;
+    if (a.action.startsWith("milestone.")) return `milestone ${d.name || d.milestone_id || ""}`;
+    return Object.entries(d).filter(([, v]) => v !== null && typeof v !== "object").map(([k, v]) => `${k}=${v}`).join(", ");
+  }
+
   function showAudit(lines) {
     $("#audit tbody").replaceChildren(...lines.slice().reverse().map((a) => {
-      const detail = Object.entries(a.detail || {}).filter(([k, v]) => v !== null && !["policy", "before"].includes(k))
-        .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+      const detail = auditDetail(a);
       return el("tr", { dataset: { action: a.action } }, el("td", {}, tf.time(a.created_at)), el("td", {}, a.action),
         el("td", {}, a.user_id || "—"), el("td", { class: "reason" }, a.reason || ""), el("td", { class: "small muted" }, detail));
     }));
