@@ -119,6 +119,14 @@
     }));
   }
 
+  async function showLedger() {
+    const { entries } = await api(`projects/${enc}/ledger${tf.qs({ limit: 50 })}`);
+    $("#ledger tbody").replaceChildren(...entries.map((e) => el("tr", { dataset: { kind: e.kind } },
+      el("td", {}, tf.time(e.created_at)), el("td", {}, scopeName(e)), el("td", {}, e.kind),
+      el("td", {}, tf.fmtCredits(e.amount)), el("td", {}, e.note || ""))));
+  }
+  $("#ledger-box").addEventListener("toggle", (e) => { if (e.target.open) showLedger().catch(fail); });
+
   async function refresh() {
     const [{ project: p }, policy, budget, metrics, ms, audit] = await Promise.all([
       api(`projects/${enc}`), optional(`projects/${enc}/policies`), optional(`projects/${enc}/budget`),
