@@ -205,7 +205,8 @@ def check_can_edit_policy(role: Role | str) -> None:
     role = _role(role)
     if role not in OVERRIDE_ROLES:
         raise PermissionDenied(
-            f"a {role.value} cannot change project policies or budgets", field="role", fix="ask a lead or admin"
+            f"a {role.value} cannot change project caps, policies or budgets", field="role",
+            fix="ask a lead or admin to make the change"
         )
 
 
