@@ -22,7 +22,9 @@ IN_FLIGHT = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 def policy_of(project: Project) -> ProjectPolicy:
     """The project's stored settings as a validated policy (a NULL threshold means the default)."""
-    settings = project.settings
+    settings = getattr(project, "settings", None)
+    if settings is None:  # a stored row (callers that still hold one)
+        settings = {k: getattr(project, k) for k in ("min_drafts", "final_cap", "low_credit_threshold")}
     threshold = settings.get("low_credit_threshold")
     min_drafts = settings.get("min_drafts")
     return ProjectPolicy(
