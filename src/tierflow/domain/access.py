@@ -116,6 +116,18 @@ def can_override_policy(principal: Principal) -> None:
         )
 
 
+def override_for(principal: Principal, reason: str | None) -> dict[str, str] | None:
+    """The ``plan.override`` for a render request's ``override_reason`` (None: no override asked).
+
+    Every door maps its override this way: only a lead or admin may ask, and the role is the
+    principal's own, never one the client claims.
+    """
+    if reason is None or not str(reason).strip():
+        return None
+    can_override_policy(principal)
+    return principal.override(str(reason).strip())
+
+
 def can_manage_members(principal: Principal) -> None:
     """Leads and admins decide who is on a project's team."""
     if principal.role not in LEAD_ROLES:

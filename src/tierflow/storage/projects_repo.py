@@ -16,7 +16,8 @@ from tierflow.storage.tables import MilestoneRow, ProjectRow, PromptRow, Workspa
 DEFAULT_WORKSPACE = "default"
 
 
-def _project(row: ProjectRow) -> Project:
+def to_project(row: ProjectRow) -> Project:
+    """The domain project of a stored row."""
     return Project(
         id=row.id,
         workspace_id=row.workspace_id,
@@ -63,7 +64,7 @@ class ProjectsRepo:
                          low_credit_threshold=low_credit_threshold, created_at=now())
         self.s.add(row)
         self.s.flush()
-        return _project(row)
+        return to_project(row)
 
     def row(self, ref: str) -> ProjectRow:
         """A project by id or by name."""
@@ -76,10 +77,18 @@ class ProjectsRepo:
         return row
 
     def get(self, ref: str) -> Project:
-        return _project(self.row(ref))
+        return to_project(self.row(ref))
 
     def list(self) -> list[Project]:
-        return [_project(r) for r in self.s.scalars(select(ProjectRow).order_by(ProjectRow.created_at))]
+        return [to_project(r) for r in self.s.scalars(select(ProjectRow).order_by(ProjectRow.created_at))]
+
+    def set_policy(self, project_id: str, policy: ProjectPolicy) -> Project:
+        """Store a validated policy on the project (the caller audits the change)."""
+        row = self.row(project_id)
+        row.min_drafts, row.final_cap = policy.min_drafts, policy.final_cap
+        row.low_credit_threshold = policy.low_credit_threshold
+        self.s.flush()
+        return to_project(row)
 
     def counts(self, project_id: str) -> dict[str, int]:
         from tierflow.storage.tables import AssetRow

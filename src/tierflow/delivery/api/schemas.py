@@ -79,6 +79,8 @@ class FinalCreate(_In):
     size: str | None = Field(None, max_length=20)
     steps: int | None = Field(None, ge=1, le=1000)
     milestone: str | None = Field(None, max_length=200)
+    override_reason: str | None = Field(None, min_length=1, max_length=2000,
+                                        description="Lead/admin: lift a policy block for this render (audited).")
 
 
 GenerationCreate = Annotated[DraftCreate | FinalCreate, Field(discriminator="stage")]
@@ -215,6 +217,7 @@ class PolicyUpdate(_In):
     min_drafts: Count | None = None
     final_cap: Count | None = None
     low_credit_threshold: float | None = Field(None, ge=0, lt=1)
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
 
 
 class PolicyPublic(BaseModel):
@@ -222,6 +225,7 @@ class PolicyPublic(BaseModel):
     final_cap: int | None
     low_credit_threshold: float | None
     drafts_in_thread: int | None = None  # with ?prompt_id=: the drafts draft-first counts for that thread
+    milestone: dict[str, Any] | None = None  # the milestone finals count against now
 
 
 class BudgetPublic(BaseModel):
@@ -232,6 +236,25 @@ class BudgetPublic(BaseModel):
     unlimited: bool
     warnings: list[str]
     balances: list[dict[str, Any]] = []
+    scope: str | None = None
+    scope_id: str | None = None
+    milestone: dict[str, Any] | None = None  # the milestone finals count against now
+
+
+class GrantCreate(_In):
+    amount: float = Field(gt=0, le=1e12, description="Credits to add.")
+    scope: Literal["project", "workspace", "milestone"] | None = None
+    milestone: str | None = Field(None, max_length=200, description="Name or id (the milestone's budget).")
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
+
+
+class DailyLimitUpdate(_In):
+    limit: float | None = Field(description="Credits the user may spend per UTC day; null lifts the limit.",
+                                ge=0, le=1e12)
+
+
+class MilestoneClose(_In):
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
 
 
 # -- converters -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tierflow.delivery.api import auth, refs
 from tierflow.delivery.api.deps import JobsDep, ReadSessionDep, ServicesDep
 from tierflow.delivery.api.schemas import API, GenerationCreate, JobAccepted, JobPublic, asset_public
+from tierflow.domain.access import override_for
 from tierflow.domain.errors import NotFound
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Generation, JobStatus
@@ -51,7 +52,8 @@ def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsD
 
         check_id(body.asset_id, "asset_id")
         plan = plan_promote(services, body.asset_id, prompt=body.prompt, strength=body.strength,
-                            engine=body.engine, steps=body.steps, size=body.size, milestone=body.milestone)
+                            engine=body.engine, steps=body.steps, size=body.size, milestone=body.milestone,
+                            override=override_for(principal, body.override_reason))
     if not principal.local:
         plan.user_id = principal.user_id  # per-user daily limits and the audit trail name the signed-in user
     if quote:

@@ -312,7 +312,7 @@
     const bar = $("#promote-progress"), out = $("#promote-result"), go = $("#promote-go");
     go.disabled = true;
     try {
-      const job = await api("generations", { method: "POST", body });
+      const job = await tf.override.submit("generations", body); // a lead may override a block (override.js)
       bar.hidden = false; bar.value = 0;
       out.replaceChildren(el("span", { class: "muted small" }, "rendering final…"));
       let quoted = null;
@@ -338,8 +338,8 @@
       });
     } catch (err) {
       go.disabled = false;
-      out.replaceChildren(el("span", { class: "error" }, err.message));
-      fail(err);
+      out.replaceChildren(el("span", { class: "error" }, err.message)); // shown once, beside the button
+      if (!(err instanceof tf.ApiError) && !err.cancelled) fail(err);
     }
   }
 
