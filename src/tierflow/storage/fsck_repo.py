@@ -55,7 +55,7 @@ class FsckRepo:
 
     def ledger_by_scope(self) -> dict[ScopeKey, list[LedgerEntry]]:
         """Every ledger entry, grouped by the budget it counts against, in order."""
-        from tierflow.guardrails.ledger_repo import _entry
+        from tierflow.storage.ledger_repo import _entry
 
         out: dict[ScopeKey, list[LedgerEntry]] = {}
         for row in self.s.scalars(select(LedgerEntryRow).order_by(LedgerEntryRow.created_at, LedgerEntryRow.id)):
