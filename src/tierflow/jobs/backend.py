@@ -17,8 +17,8 @@ from tierflow.domain.errors import InvalidInput
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
     from tierflow.domain.models import Asset, JobStatus
+    from tierflow.domain.specs import StageSpec
     from tierflow.jobs.inprocess import JobEvent
-    from tierflow.stages.runner import RenderPlan
 
 MODES = ("inprocess", "durable")
 
@@ -31,6 +31,8 @@ class LiveJob(Protocol):
     status: JobStatus
     assets: list[Asset]
     error: dict[str, Any] | None
+    warnings: list[str]
+    credits: float
 
     @property
     def done(self) -> bool: ...
@@ -41,7 +43,7 @@ class LiveJob(Protocol):
 
 
 class JobBackend(Protocol):
-    def submit(self, plan: RenderPlan) -> LiveJob: ...
+    def submit(self, spec: StageSpec) -> LiveJob: ...
 
     def get(self, job_id: str) -> LiveJob: ...
 

@@ -1,8 +1,9 @@
 """A durable job seen from the studio: its events rebuilt from the database, followed by polling.
 
     started   once a worker has claimed it (the row's started_at is set)
-    asset     one per asset stored for the generation, in stored order (created_at, id)
-    finished  the row succeeded  |  failed  the row failed or was cancelled
+    asset     one per asset stored for the job's generations (its chain, e.g. upscale then the
+              creative pass), in stored order
+    finished  every step succeeded  |  failed  a step failed or was cancelled
 
 The events are a function of the rows, appended in order, so their positions (the SSE ids) are the
 same for every follower and ``Last-Event-ID`` resumes across reconnects and studio processes.
@@ -16,13 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from tierflow.domain.models import Asset, JobStatus
+from tierflow.domain.models import Asset, Generation, JobStatus
 from tierflow.jobs.inprocess import TERMINAL, JobEvent
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
-from tierflow.storage.tables import AssetRow
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -40,6 +38,8 @@ class DbJob:
         self.id = self.generation_id = generation_id
         self.assets: list[Asset] = []
         self.error: dict[str, Any] | None = None
+        self.warnings: list[str] = []
+        self.credits = 0.0
         self._stop = stop or threading.Event()
         self._events: list[JobEvent] = []
         self._listeners: list[Callable[[], None]] = []
@@ -78,30 +78,33 @@ class DbJob:
 
     def _refresh(self) -> bool:
         with self.services.db.read() as s:
-            row = GenerationsRepo(s).row(self.generation_id)  # the row first: its assets are committed before it ends
-            status, params = JobStatus(row.status), dict(row.params or {})
-            credits, error, started = row.credits, row.error, row.started_at is not None
-            self.stage, self.engine_id, self.project_id = row.stage, row.engine_id, row.project_id
-            ids = list(s.scalars(select(AssetRow.id).where(AssetRow.generation_id == self.generation_id)
-                                 .order_by(AssetRow.created_at, AssetRow.id)))
+            repo = GenerationsRepo(s)
+            head = repo.get(self.generation_id)  # the rows first: their assets are committed before they end
+            steps = [head] + [repo.get(g) for g in head.chain[1:]]
+            self.stage, self.engine_id, self.project_id = head.stage.value, head.engine_id, head.project_id
+            ids = [a for step in steps for a in repo.asset_ids(step.id)]
             seen = {a.id for a in self.assets}
-            repo = AssetsRepo(s)
-            new_assets = [repo.get(i) for i in ids if i not in seen]
+            assets = AssetsRepo(s)
+            new_assets = [assets.get(i) for i in ids if i not in seen]
+        status = _chain_status(steps)
+        credits = round(sum(step.credits for step in steps), 6)
+        warnings = list(dict.fromkeys(w for step in steps for w in [*step.params.get("warnings", []),
+                                                                     *step.params.get("admit_warnings", [])]))
+        failed = next((step for step in steps if step.status in (JobStatus.FAILED, JobStatus.CANCELLED)), None)
         with self._lock:
             before = len(self._events)
             kinds = {e.kind for e in self._events}
             ended = status in TERMINAL
-            if "started" not in kinds and (started or new_assets or status is JobStatus.SUCCEEDED):
-                self._add("started", {"generation_id": self.id, "credits": credits,
-                                      "warnings": list(params.get("warnings", []))})
+            if "started" not in kinds and (head.started_at is not None or new_assets or ended):
+                self._add("started", {"generation_id": self.id, "credits": credits, "warnings": warnings})
             for asset in new_assets:
                 self.assets.append(asset)
                 self._add("asset", {"asset": asset})
             if ended and not kinds & {"finished", "failed"}:
                 if status is JobStatus.SUCCEEDED:
-                    self._add("finished", {"generation_id": self.id, "credits": credits,
-                                           "warnings": list(params.get("warnings", []))})
+                    self._add("finished", {"generation_id": self.id, "credits": credits, "warnings": warnings})
                 else:
+                    error = failed.error if failed is not None else None
                     self.error = {"error": status.value, "message": error, "field": None, "fix": None,
                                   "detail": error}
                     self._add("failed", {"generation_id": self.id, "error": self.error})
@@ -128,3 +131,13 @@ class DbJob:
                         wake()
                     except Exception:  # noqa: BLE001 - a gone subscriber must not stop the others
                         log.debug("job listener failed", exc_info=True)
+
+
+def _chain_status(steps: list[Generation]) -> JobStatus:
+    """A job's status from its steps: the first that did not succeed decides; all succeeded = succeeded."""
+    for step in steps:
+        if step.status is not JobStatus.SUCCEEDED:
+            if step.status is JobStatus.QUEUED and step is not steps[0]:
+                return JobStatus.RUNNING  # the step before it finished: the job is between steps
+            return step.status
+    return JobStatus.SUCCEEDED

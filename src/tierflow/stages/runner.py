@@ -1,6 +1,6 @@
 """The one shape every stage runs through:
 
-    validate → price → admit (policies + reserve credits + job row, one transaction)
+    validate → price → admit (policies + reserve credits + job row, one transaction: app/service.py)
              → render (outputs stream one by one) → persist each (blob, then asset row + lineage)
              → settle credits (or refund on failure / cancel)
 
@@ -25,10 +25,8 @@ from tierflow.domain.models import Asset, Generation, JobStatus, Stage
 from tierflow.engines.base import Engine, Progress, Rendered, RenderRequest
 from tierflow.stages.guard import Reservation
 from tierflow.stages.persist import encode_output, store_encoded
-from tierflow.stages.recovery import process_owner
 from tierflow.storage.assets_repo import AssetsRepo
-from tierflow.storage.generations_repo import GenerationsRepo, to_generation
-from tierflow.storage.tables import GenerationRow
+from tierflow.storage.generations_repo import GenerationsRepo
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -70,6 +68,18 @@ class RenderPlan:
     params: dict[str, Any] = field(default_factory=dict)  # stage-level parameters recorded on the job
     override: Any = None  # a policy override (lead role + reason), checked by the guard
     after_output: Callable[[Rendered, dict[str, Any]], None] | None = None  # adds to an asset's params
+    new_prompt: PromptRef | None = None  # a prompt thread entry to find or create when the job is opened
+    input_from: int | None = None  # a chained plan: the first output of plans[input_from] is its input
+    input_param: str = "input_of"  # the parameter that records which asset that input was
+
+
+@dataclass(frozen=True)
+class PromptRef:
+    """A prompt thread entry a plan records, found or created in the transaction that opens its job."""
+
+    text: str
+    negative: str = ""
+    parent_id: str | None = None
 
 
 @dataclass
@@ -78,28 +88,31 @@ class StageResult:
     assets: list[Asset]
     credits: float
     warnings: list[str]
+    spec: Any = None  # the spec as run (random choices fixed), when the service ran one
 
 
 def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None, *,
              generation_id: str | None = None) -> StageResult:
-    """Run ``plan`` through the one stage shape; raise the domain error on failure.
+    """Open ``plan``'s generation (admitted, credits reserved) and render it; raise the domain error on failure.
 
-    ``generation_id``: a durable job's row (admitted and reserved when it was queued, claimed by a
-    worker); its outputs already stored by an earlier attempt count towards this run.
+    ``generation_id``: a row the application service already opened for this plan (a job's);
+    its outputs already stored by an earlier attempt count towards this run.
     """
+    from tierflow.app.service import open_plans
+
+    if generation_id is None:
+        generation_id = open_plans(services, [plan])[0]
+    return render(services, plan, generation_id, on_event)
+
+
+def render(services: Services, plan: RenderPlan, generation_id: str, on_event: EventSink | None = None) -> StageResult:
+    """Render an opened generation: outputs stored one by one, then settled — or closed and refunded on failure."""
+    from tierflow.app.service import close_generation
+
     emit = on_event or (lambda _e: None)
     engine = plan.engine
-    plan.request = engine.prepare(plan.request)
     info = engine.describe()
-    credits = services.guard.quote(plan)
-    job_params = _job_params(plan, info)
-
-    prior = 0
-    if generation_id is not None:
-        gen, reservation, credits, prior = _resume(services, plan, generation_id, job_params)
-    else:
-        with services.db.transaction() as s:
-            gen, reservation = _open(services, s, plan, credits, job_params)
+    gen, reservation, credits, prior = _resume(services, plan, generation_id, _job_params(plan, info))
     emit(StageEvent("started", gen.id, credits=credits, warnings=_warnings(plan, reservation)))
 
     assets: list[Asset] = []
@@ -126,56 +139,20 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
         error = exc if isinstance(exc, TierflowError) else None
         status = JobStatus.CANCELLED if isinstance(exc, (Cancelled, KeyboardInterrupt)) else JobStatus.FAILED
         spent = credits * (prior + len(assets)) / count
-        with services.db.transaction() as s:
-            GenerationsRepo(s).finish(gen.id, status, outputs=prior + len(assets), credits=spent,
-                                      error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            if prior or assets:
-                services.guard.settle(s, plan, reservation, spent)
-            else:
-                services.guard.refund(s, plan, reservation)
+        close_generation(services, gen.id, status, outputs=prior + len(assets), spent=spent,
+                         error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if error is None and not isinstance(exc, KeyboardInterrupt):
             log.exception("render failed")
         emit(StageEvent("failed", gen.id, error=error, credits=spent))
         raise
-    with services.db.transaction() as s:
-        GenerationsRepo(s).finish(gen.id, JobStatus.SUCCEEDED, outputs=prior + len(assets), credits=credits)
-        services.guard.settle(s, plan, reservation, credits)
+    close_generation(services, gen.id, JobStatus.SUCCEEDED, outputs=prior + len(assets), spent=credits)
+    with services.db.read() as s:
         warnings = _warnings(plan, reservation)
         status = services.guard.status(s, plan.project_id)
         warnings += [w for w in status.get("warnings", []) if w not in warnings]
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
     emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
     return StageResult(gen.id, assets, credits, warnings)
-
-
-def admit_plans(services: Services, plans: list[RenderPlan]) -> tuple[list[str], list[str]]:
-    """Open a generation and reserve credits for every plan in one transaction: all admitted or none.
-
-    For a stage that renders several plans in a row (upscale, then its creative pass), so budgets
-    see the whole cost before the first render starts. Run each plan with
-    ``run_plan(..., generation_id=...)`` in order; close one that will not run with :func:`release`.
-    Returns the generation ids and the guard's warnings.
-    """
-    ids: list[str] = []
-    warnings: list[str] = []
-    with services.db.transaction() as s:
-        for plan in plans:
-            plan.request = plan.engine.prepare(plan.request)
-            credits = services.guard.quote(plan)
-            gen, reservation = _open(services, s, plan, credits, _job_params(plan, plan.engine.describe()))
-            ids.append(gen.id)
-            warnings += [w for w in reservation.warnings if w not in warnings]
-    return ids, warnings
-
-
-def release(services: Services, plan: RenderPlan, generation_id: str, reason: str) -> None:
-    """Close an admitted generation that will not run: cancelled, its whole reservation refunded."""
-    with services.db.transaction() as s:
-        repo = GenerationsRepo(s)
-        row = repo.row(generation_id)
-        reservation = Reservation(row.reservation_id, row.credits)
-        repo.finish(generation_id, JobStatus.CANCELLED, outputs=0, credits=0.0, error=reason)
-        services.guard.refund(s, plan, reservation)
 
 
 def _warnings(plan: RenderPlan, reservation: Reservation) -> list[str]:
@@ -189,32 +166,17 @@ def _job_params(plan: RenderPlan, info: Any) -> dict[str, Any]:
     return job_params
 
 
-def _open(services: Services, s: Any, plan: RenderPlan, credits: float,
-          job_params: dict[str, Any]) -> tuple[Generation, Reservation]:
-    """The generation row and its credit reservation, in the caller's transaction."""
-    repo = GenerationsRepo(s)
-    gen = repo.create(
-        project_id=plan.project_id, stage=plan.stage, engine_id=plan.engine.id, params=job_params,
-        prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
-    )
-    reservation: Reservation = services.guard.admit(s, plan, credits, gen.id)
-    row = repo.row(gen.id)
-    row.reservation_id = reservation.id
-    row.lease_owner = process_owner()
-    return gen, reservation
-
-
 def _resume(services: Services, plan: RenderPlan, generation_id: str,
             job_params: dict[str, Any]) -> tuple[Generation, Reservation, float, int]:
-    """A claimed job's row, its reservation (taken at enqueue), its price and its stored outputs."""
+    """An opened row, its reservation (taken when it was opened), its price and its stored outputs."""
     with services.db.transaction() as s:
+        repo = GenerationsRepo(s)
         # Locked: `tierflow jobs cancel` may be adding its request to these params right now.
-        s.get(GenerationRow, generation_id, with_for_update=True)
-        row = GenerationsRepo(s).row(generation_id)
-        row.params = {**(row.params or {}), **job_params}
-        row.engine_id = plan.engine.id
+        gen = repo.lock(generation_id)
+        gen = repo.update(generation_id, params=job_params, engine_id=plan.engine.id)
         prior = AssetsRepo(s).count(generation_id=generation_id)
-        return to_generation(row), Reservation(row.reservation_id, row.credits), row.credits, prior
+        warnings = list(gen.params.get("admit_warnings", []))
+        return gen, Reservation(gen.reservation_id, gen.credits, warnings), gen.credits, prior
 
 
 def plan_assets(services: Services, asset_ids: list[str]) -> list[Asset]:

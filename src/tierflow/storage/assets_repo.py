@@ -83,6 +83,10 @@ class AssetsRepo:
         row = self.row(asset_id)
         return to_asset(row, self.parents_of(row.id))
 
+    def all_sha256(self) -> set[str]:
+        """Every blob digest an asset row names (the orphan-blob sweep keeps these)."""
+        return set(self.s.scalars(select(AssetRow.sha256)))
+
     def sha_in_use(self, sha256: str) -> bool:
         return self.s.scalar(select(func.count()).select_from(AssetRow).where(AssetRow.sha256 == sha256)) > 0
 
