@@ -40,7 +40,7 @@ def _blob_shas(services) -> set[str]:
 
 
 def test_a_killed_worker_s_job_is_requeued_and_finished_by_another(services, project, tmp_path):
-    gen_id = enqueue(services, {"stage": "draft", "project": project.name, "prompt": "a harbour at night",
+    gen_id = enqueue(services, {"op": "draft", "project": project.name, "prompt": "a harbour at night",
                                 "n": N, "size": "64x64", "steps": 1})
     log = open(tmp_path / "worker1.log", "wb")
     first = subprocess.Popen(

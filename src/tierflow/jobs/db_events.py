@@ -95,7 +95,7 @@ class DbJob:
             before = len(self._events)
             kinds = {e.kind for e in self._events}
             ended = status in TERMINAL
-            if "started" not in kinds and (head.started_at is not None or new_assets or ended):
+            if "started" not in kinds and (head.started_at is not None or new_assets or status is JobStatus.SUCCEEDED):
                 self._add("started", {"generation_id": self.id, "credits": credits, "warnings": warnings})
             for asset in new_assets:
                 self.assets.append(asset)

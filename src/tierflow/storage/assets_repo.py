@@ -83,6 +83,10 @@ class AssetsRepo:
         row = self.row(asset_id)
         return to_asset(row, self.parents_of(row.id))
 
+    def project_of(self, asset_id: str) -> str | None:
+        """The project of an asset, or None when there is no such asset."""
+        return self.s.scalar(select(AssetRow.project_id).where(AssetRow.id == asset_id))
+
     def all_sha256(self) -> set[str]:
         """Every blob digest an asset row names (the orphan-blob sweep keeps these)."""
         return set(self.s.scalars(select(AssetRow.sha256)))

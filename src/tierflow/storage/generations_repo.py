@@ -72,6 +72,10 @@ class GenerationsRepo:
         row = self.s.get(GenerationRow, generation_id)
         return to_generation(row) if row is not None else None
 
+    def project_of(self, generation_id: str) -> str | None:
+        """The project of a generation, or None when there is no such generation."""
+        return self.s.scalar(select(GenerationRow.project_id).where(GenerationRow.id == generation_id))
+
     def lock(self, generation_id: str) -> Generation:
         """The generation, its row locked until the transaction ends (PostgreSQL ``FOR UPDATE``)."""
         row = self.s.scalar(select(GenerationRow).where(GenerationRow.id == generation_id).with_for_update())

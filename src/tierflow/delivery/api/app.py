@@ -15,6 +15,7 @@ from tierflow.delivery.api import auth, errors
 from tierflow.delivery.api.routers import (
     assets,
     budget,
+    drift,
     engines,
     generations,
     metrics,
@@ -28,7 +29,8 @@ from tierflow.delivery.api.routers import (
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
-ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
+ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines,
+           drift)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,

@@ -1,7 +1,8 @@
 """/generations: renders run as jobs; progress and finished assets stream as server-sent events.
 
-POST validates and admits synchronously (bad input, a blocking policy or an empty budget answer
-4xx right away), then queues the plan and answers 202 with the job's events URL. The stream
+POST maps the body to a stage spec and submits it to the job backend (app.service.submit: the
+rows opened and the credits reserved in one transaction, so bad input, a blocking policy or an
+empty budget answer 4xx right away), and answers 202 with the job's events URL. The stream
 replays what a late subscriber missed (SSE ids are event positions, so ``Last-Event-ID`` resumes
 without duplicates), then follows the job live until ``finished`` or ``failed``.
 """
@@ -15,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
@@ -27,7 +27,6 @@ from tierflow.domain.models import Generation, JobStatus
 from tierflow.jobs.inprocess import Job, JobEvent, JobQueue
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
-from tierflow.storage.tables import AssetRow
 
 router = APIRouter(prefix="/generations", tags=["generations"])
 
@@ -39,21 +38,19 @@ TERMINAL_EVENTS = ("finished", "failed")
 def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsDep,
                       principal: auth.PrincipalDep) -> dict[str, Any]:
     """Validate a draft batch or a promotion, admit it, and queue it as a job."""
+    from tierflow.domain.specs import DraftSpec, PromoteSpec
+
     auth.check_refs(services, principal, getattr(body, "project", None), asset_id=getattr(body, "asset_id", None))
+    # per-user daily limits and the audit trail name the signed-in user
+    user_id = None if principal.local else principal.user_id
     if body.stage == "draft":
-        from tierflow.stages.draft import plan_draft
-
-        plan = plan_draft(services, body.project, body.prompt, n=body.n, seed=body.seed, size=body.size,
-                          engine=body.engine, steps=body.steps, negative=body.negative, milestone=body.milestone)
+        spec = DraftSpec(body.project, body.prompt, n=body.n, seed=body.seed, size=body.size, engine=body.engine,
+                         steps=body.steps, negative=body.negative, milestone=body.milestone, user_id=user_id)
     else:
-        from tierflow.stages.promote import plan_promote
-
         check_id(body.asset_id, "asset_id")
-        plan = plan_promote(services, body.asset_id, prompt=body.prompt, strength=body.strength,
-                            engine=body.engine, steps=body.steps, size=body.size, milestone=body.milestone)
-    if not principal.local:
-        plan.user_id = principal.user_id  # per-user daily limits and the audit trail name the signed-in user
-    job = jobs.submit(plan)
+        spec = PromoteSpec(body.asset_id, prompt=body.prompt, strength=body.strength, engine=body.engine,
+                           steps=body.steps, size=body.size, milestone=body.milestone, user_id=user_id)
+    job = jobs.submit(spec)
     return {"job_id": job.id, "status": job.status.value, "events_url": f"{API}/generations/{job.id}/events"}
 
 
@@ -172,10 +169,8 @@ async def _replay(events: list[JobEvent]) -> AsyncIterator[str]:
 
 
 def _assets_of(session, generation_id: str):
-    ids = session.scalars(select(AssetRow.id).where(AssetRow.generation_id == generation_id)
-                          .order_by(AssetRow.created_at, AssetRow.id))
     repo = AssetsRepo(session)
-    return [repo.get(i) for i in ids]
+    return [repo.get(i) for i in GenerationsRepo(session).asset_ids(generation_id)]
 
 
 def _stored_events(services, generation_id: str) -> list[JobEvent]:
