@@ -129,16 +129,16 @@ def open_plans(services: Services, plans: list[Plan], *, spec: StageSpec | None 
             credits = price(services, p)
             gen = repo.create(project_id=p.project_id, stage=p.stage, engine_id=_engine_id(p), params=_params(p),
                               prompt_id=p.prompt_id, milestone_id=p.milestone_id, user_id=p.user_id, status=status,
-                              credits=credits, spec=spec.to_dict() if spec is not None and i == 0 else None,
-                              queue=queue, lease_owner=owner)
+                              credits=credits, spec=spec.to_dict() if spec is not None else None,
+                              queue=queue, lease_owner=owner, after_id=ids[-1] if ids else None)
             if isinstance(p, RenderPlan):
                 reservation: Reservation = services.guard.admit(s, p, credits, gen.id)
                 repo.update(gen.id, reservation_id=reservation.id, params={"admit_warnings": reservation.warnings})
             ids.append(gen.id)
         if len(ids) > 1:
             repo.update(ids[0], params={"chain": ids})
-            for gid in ids[1:]:
-                repo.update(gid, params={"chain_of": ids[0]})
+            for step, gid in enumerate(ids[1:], start=1):
+                repo.update(gid, params={"chain_of": ids[0], "step": step})
     return ids
 
 
@@ -199,17 +199,25 @@ def run(services: Services, spec: StageSpec, on_event: EventSink | None = None) 
 
 
 def run_job(services: Services, job_id: str, on_event: EventSink | None = None, *,
-            engine_for: EngineFor | None = None, cancel: threading.Event | None = None) -> StageResult:
-    """Render a queued (claimed) job onto its rows from the typed spec it was submitted with."""
+            engine_for: EngineFor | None = None, cancel: threading.Event | None = None,
+            step_only: bool = False) -> StageResult:
+    """Render a queued (claimed) job onto its rows from the typed spec it was submitted with.
+
+    ``job_id`` may name a chained step (a durable worker claims each step once the one before it
+    succeeded); ``step_only`` renders just that step, otherwise every step not finished yet.
+    """
     with services.db.read() as s:
-        head = GenerationsRepo(s).get(job_id)
-    if not head.is_job:
+        repo = GenerationsRepo(s)
+        gen = repo.get(job_id)
+        head = gen if gen.head_id == gen.id else repo.get(gen.head_id)
+    if head.spec is None:
         raise NotFound(f"no job {job_id!r}", field="job_id", fix="see `tierflow jobs list` for job ids")
     chain = head.chain
+    upto = chain.index(gen.id) + 1 if step_only else len(chain)
     try:
         staged = plan(services, spec_from_dict(head.spec))
     except BaseException as exc:
-        _fail_all(services, chain, exc)
+        _fail_all(services, chain[chain.index(gen.id):], exc)
         raise
     with services.db.read() as s:
         gens = [GenerationsRepo(s).get(g) for g in chain]
@@ -220,7 +228,7 @@ def run_job(services: Services, job_id: str, on_event: EventSink | None = None, 
                 p.engine = engine_for(p)
             if cancel is not None:
                 p.request.cancel = cancel
-    return run_chain(services, staged.plans, chain, on_event)
+    return run_chain(services, staged.plans[:upto], chain[:upto], on_event, rest=chain[upto:])
 
 
 def cancel(services: Services, job_id: str) -> str:
@@ -231,21 +239,36 @@ def cancel(services: Services, job_id: str) -> str:
         head = repo.find(job_id)
         if head is None or not head.is_job:
             raise NotFound(f"no job {job_id!r}", field="job_id", fix="see `tierflow jobs list` for job ids")
-        head = repo.lock(job_id)
-        if head.status is JobStatus.RUNNING:
-            repo.update(job_id, params={"cancel_requested": True})
-            return JobStatus.RUNNING.value
-        if head.status is not JobStatus.QUEUED:
-            raise InvalidInput(f"job {job_id} already ended ({head.status.value})", field="job_id",
+        steps = [repo.lock(g) for g in head.chain]
+        open_steps = [g for g in steps if g.status in (JobStatus.QUEUED, JobStatus.RUNNING)]
+        if not open_steps:
+            raise InvalidInput(f"job {job_id} already ended ({chain_status(steps).value})", field="job_id",
                                fix="only queued or running jobs can be cancelled")
-    release(services, head.chain, "cancelled before it started")
+        running = [g for g in open_steps if g.status is JobStatus.RUNNING]
+        if running:
+            repo.update(running[0].id, params={"cancel_requested": True})
+            return JobStatus.RUNNING.value
+    release(services, [g.id for g in open_steps], "cancelled before it started")
     return JobStatus.CANCELLED.value
 
 
+def chain_status(steps: list[Any]) -> JobStatus:
+    """A job's status from its steps: the first that did not succeed decides; all succeeded = succeeded."""
+    for step in steps:
+        if step.status is not JobStatus.SUCCEEDED:
+            if step.status is JobStatus.QUEUED and step is not steps[0]:
+                return JobStatus.RUNNING  # the step before it finished: the job is between steps
+            return step.status
+    return JobStatus.SUCCEEDED
+
+
 # -- internals ---------------------------------------------------------------------------------
-def run_chain(services: Services, plans: list[Plan], ids: list[str], on_event: EventSink | None) -> StageResult:
-    """Render opened plans in order onto ``ids``; a chained plan takes its input from an earlier step."""
+def run_chain(services: Services, plans: list[Plan], ids: list[str], on_event: EventSink | None, *,
+              rest: list[str] | None = None) -> StageResult:
+    """Render opened plans in order onto ``ids``; a chained plan takes its input from an earlier step.
+    When a step fails, the steps after it (and ``rest``, steps another claim would run) are released."""
     emit = on_event or (lambda _e: None)
+    rest = list(rest or [])
     last = len(plans) - 1
     results: list[StageResult] = []
     for i, (p, gid) in enumerate(zip(plans, ids, strict=True)):
@@ -263,8 +286,8 @@ def run_chain(services: Services, plans: list[Plan], ids: list[str], on_event: E
             else:
                 result = _render_remaining(services, p, gid, sink)
         except BaseException:
-            if ids[i + 1:]:
-                release(services, ids[i + 1:], f"the {p.stage.value} step before this one did not finish")
+            if ids[i + 1:] + rest:
+                release(services, ids[i + 1:] + rest, f"the {p.stage.value} step before this one did not finish")
             raise
         results.append(result)
     final = results[-1]

@@ -118,11 +118,17 @@ class Generation:
     lease_expires_at: datetime | None = None
     spec: dict[str, Any] | None = None  # the job's stage spec (domain.specs), on a job's first row
     queue: str | None = None  # who renders it while queued: "durable" | "inprocess"; None: run in place
+    after_id: str | None = None  # a chained step: the generation that must succeed before it runs
 
     @property
     def is_job(self) -> bool:
-        """A job's first row (the one the queue, `tierflow jobs` and the events follow)."""
-        return self.spec is not None
+        """A job's first row (the one `tierflow jobs` and the events follow)."""
+        return self.spec is not None and self.after_id is None
+
+    @property
+    def head_id(self) -> str:
+        """The job's first row (itself, or the row a chained step belongs to)."""
+        return str(self.params.get("chain_of") or self.id)
 
     @property
     def cancel_requested(self) -> bool:

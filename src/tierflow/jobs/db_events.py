@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tierflow.domain.models import Asset, Generation, JobStatus
+from tierflow.app.service import chain_status
+from tierflow.domain.models import Asset, JobStatus
 from tierflow.jobs.inprocess import TERMINAL, JobEvent
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
@@ -86,7 +87,7 @@ class DbJob:
             seen = {a.id for a in self.assets}
             assets = AssetsRepo(s)
             new_assets = [assets.get(i) for i in ids if i not in seen]
-        status = _chain_status(steps)
+        status = chain_status(steps)
         credits = round(sum(step.credits for step in steps), 6)
         warnings = list(dict.fromkeys(w for step in steps for w in [*step.params.get("warnings", []),
                                                                      *step.params.get("admit_warnings", [])]))
@@ -132,12 +133,3 @@ class DbJob:
                     except Exception:  # noqa: BLE001 - a gone subscriber must not stop the others
                         log.debug("job listener failed", exc_info=True)
 
-
-def _chain_status(steps: list[Generation]) -> JobStatus:
-    """A job's status from its steps: the first that did not succeed decides; all succeeded = succeeded."""
-    for step in steps:
-        if step.status is not JobStatus.SUCCEEDED:
-            if step.status is JobStatus.QUEUED and step is not steps[0]:
-                return JobStatus.RUNNING  # the step before it finished: the job is between steps
-            return step.status
-    return JobStatus.SUCCEEDED

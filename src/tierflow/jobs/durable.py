@@ -168,7 +168,8 @@ def run_claimed(services: Services, job: ClaimedJob, on_event: EventSink | None 
     if cancel_requested(services, job.generation_id):
         stop.set()  # asked to stop while an earlier attempt ran: end as cancelled now
     with Heartbeat(services, job, stop):
-        return service.run_job(services, job.generation_id, on_event, engine_for=engine_for, cancel=stop)
+        return service.run_job(services, job.generation_id, on_event, engine_for=engine_for, cancel=stop,
+                               step_only=True)
 
 
 # -- cancel ---------------------------------------------------------------------------------
@@ -195,13 +196,14 @@ def requeue_expired(services: Services, max_attempts: int = 3) -> dict[str, list
     with services.db.transaction() as s:
         repo = GenerationsRepo(s)
         for gen in repo.unfinished(leased=True, lock=True):
-            if not gen.is_job or gen.queue != DURABLE:
+            if gen.spec is None or gen.queue != DURABLE:
                 continue  # an in-process run: stages.recovery handles it
             if not lease_over(gen, t) and _owner_alive(gen.lease_owner):
                 continue
             if gen.attempts >= max_attempts:
                 reason = f"the worker stopped {gen.attempts} times; the job was given up and its credits refunded"
-                for gid in gen.chain:
+                head = repo.get(gen.head_id)
+                for gid in head.chain[head.chain.index(gen.id):]:
                     step = repo.get(gid)
                     if step.status in (JobStatus.QUEUED, JobStatus.RUNNING):
                         stored = AssetsRepo(s).count(generation_id=gid)
@@ -280,6 +282,4 @@ def _run_one(services: Services, job: ClaimedJob, engine_for: EngineFor | None) 
 def _outcome(services: Services, job: ClaimedJob, error: str | None = None) -> JobOutcome:
     with services.db.read() as s:
         gen = GenerationsRepo(s).get(job.generation_id)
-        last = GenerationsRepo(s).get(gen.chain[-1])
-    status = last.status if gen.status is JobStatus.SUCCEEDED else gen.status
-    return JobOutcome(gen.id, gen.stage.value, status.value, gen.outputs, gen.attempts, error or gen.error or last.error)
+    return JobOutcome(gen.id, gen.stage.value, gen.status.value, gen.outputs, gen.attempts, error or gen.error)

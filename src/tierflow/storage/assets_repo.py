@@ -83,6 +83,10 @@ class AssetsRepo:
         row = self.row(asset_id)
         return to_asset(row, self.parents_of(row.id))
 
+    def last_review_at(self, user_id: str | None) -> datetime | None:
+        """When ``user_id`` last reviewed anything (None: never)."""
+        return aware(self.s.scalar(select(func.max(ReviewRow.created_at)).where(ReviewRow.user_id == user_id)))
+
     def project_of(self, asset_id: str) -> str | None:
         """The project of an asset, or None when there is no such asset."""
         return self.s.scalar(select(AssetRow.project_id).where(AssetRow.id == asset_id))

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
 from tierflow.domain.errors import NotFound
 from tierflow.domain.ids import new_id
@@ -33,7 +33,7 @@ def to_generation(row: GenerationRow) -> Generation:
         started_at=aware(row.started_at), finished_at=aware(row.finished_at), error=row.error,
         credits=row.credits, reservation_id=row.reservation_id, outputs=row.outputs or 0,
         attempts=row.attempts or 0, lease_owner=row.lease_owner, lease_expires_at=aware(row.lease_expires_at),
-        spec=dict(row.spec) if row.spec else None, queue=row.queue,
+        spec=dict(row.spec) if row.spec else None, queue=row.queue, after_id=row.after_id,
     )
 
 
@@ -45,13 +45,14 @@ class GenerationsRepo:
                prompt_id: str | None, milestone_id: str | None, user_id: str | None,
                status: JobStatus = JobStatus.RUNNING, credits: float = 0.0,
                reservation_id: str | None = None, spec: dict[str, Any] | None = None, queue: str | None = None,
-               lease_owner: str | None = None) -> Generation:
+               lease_owner: str | None = None, after_id: str | None = None) -> Generation:
         t = now()
         row = GenerationRow(
             id=new_id("gen"), project_id=project_id, stage=stage.value, engine_id=engine_id, params=params,
             prompt_id=prompt_id, milestone_id=milestone_id, user_id=user_id, status=status.value,
             credits=credits, reservation_id=reservation_id, created_at=t,
             started_at=t if status == JobStatus.RUNNING else None, spec=spec, queue=queue, lease_owner=lease_owner,
+            after_id=after_id,
         )
         self.s.add(row)
         self.s.flush()
@@ -130,7 +131,7 @@ class GenerationsRepo:
     def jobs(self, *, project_id: str | None = None, status: str | None = None, queue: str | None = DURABLE,
              limit: int = 50) -> list[Generation]:
         """Jobs (first rows with a spec), newest first."""
-        q = (select(GenerationRow).where(GenerationRow.spec.is_not(None))
+        q = (select(GenerationRow).where(GenerationRow.spec.is_not(None), GenerationRow.after_id.is_(None))
              .order_by(GenerationRow.created_at.desc(), GenerationRow.id.desc()).limit(limit))
         if queue is not None:
             q = q.where(GenerationRow.queue == queue)
@@ -141,11 +142,15 @@ class GenerationsRepo:
         return [to_generation(r) for r in self.s.scalars(q)]
 
     def claim_next(self, stages: Iterable[str], owner: str, lease_seconds: float) -> Generation | None:
-        """The oldest queued durable job of ``stages``, now RUNNING under ``owner``'s lease (or None)."""
+        """The oldest queued durable job step of ``stages`` whose earlier step (if any) succeeded, now
+        RUNNING under ``owner``'s lease (or None)."""
+        prev = aliased(GenerationRow)
+        done = exists().where(prev.id == GenerationRow.after_id, prev.status == JobStatus.SUCCEEDED.value)
         row = self.s.scalar(
             select(GenerationRow)
             .where(GenerationRow.status == JobStatus.QUEUED.value, GenerationRow.queue == DURABLE,
-                   GenerationRow.spec.is_not(None), GenerationRow.stage.in_(list(stages)))
+                   GenerationRow.spec.is_not(None), GenerationRow.stage.in_(list(stages)),
+                   GenerationRow.after_id.is_(None) | done)
             .order_by(GenerationRow.created_at, GenerationRow.id)
             .limit(1)
             .with_for_update(skip_locked=True)  # SQLite renders nothing here; BEGIN IMMEDIATE serialises

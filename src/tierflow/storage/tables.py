@@ -108,6 +108,7 @@ class GenerationRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the job's stage spec (first row)
     queue: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)  # durable | inprocess
+    after_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the step this one waits for
 
 
 class AssetRow(Base):

@@ -42,9 +42,9 @@ def _job(s, job_id: str) -> dict[str, Any]:
     steps = [gen] + [repo.get(g) for g in gen.chain[1:]]
     job = job_dict(gen, [a for step in steps for a in repo.asset_ids(step.id)])
     if len(steps) > 1:
-        from tierflow.jobs.db_events import _chain_status
+        from tierflow.app.service import chain_status
 
-        job["status"] = _chain_status(steps).value
+        job["status"] = chain_status(steps).value
         job["credits"] = round(sum(step.credits for step in steps), 6)
         job["error"] = next((step.error for step in steps if step.error), None)
     return job

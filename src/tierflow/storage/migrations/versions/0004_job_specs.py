@@ -4,8 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-29 16:00:00
 
-``spec`` (JSON) is the stage spec (:mod:`tierflow.domain.specs`) of the job whose first row this
-is; ``queue`` says who renders a queued row: ``durable`` (any `tierflow worker`) or ``inprocess``
+``spec`` (JSON) is the stage spec (:mod:`tierflow.domain.specs`) of the job the row belongs to;
+``after_id`` is the step a chained row waits for (an upscale's creative pass waits for the upscale);
+``queue`` says who renders a queued row: ``durable`` (any `tierflow worker`) or ``inprocess``
 (the studio process named by ``lease_owner``); NULL for a render run in place. Durable jobs queued
 before this revision kept their options in ``params["job"]`` (``{"stage": "draft" | "final",
 ...}``); they are moved into ``spec`` here (``final`` becomes the ``promote`` operation), so a
@@ -30,6 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("generations") as batch:
         batch.add_column(sa.Column("spec", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("queue", sa.String(length=20), nullable=True))
+        batch.add_column(sa.Column("after_id", sa.String(length=40), nullable=True))
         batch.create_index("ix_generations_queue", ["queue"])
     bind = op.get_bind()
     generations = sa.table("generations", sa.column("id", sa.String), sa.column("params", sa.JSON),
@@ -49,5 +51,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("generations") as batch:
         batch.drop_index("ix_generations_queue")
+        batch.drop_column("after_id")
         batch.drop_column("queue")
         batch.drop_column("spec")
