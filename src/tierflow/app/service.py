@@ -29,17 +29,20 @@ from tierflow.domain.errors import Cancelled, InvalidInput, NotFound
 from tierflow.domain.models import Asset, JobStatus
 from tierflow.domain.pricing import CREDIT_DIGITS
 from tierflow.domain.specs import StageSpec, spec_from_dict, stage_def
-from tierflow.stages.compose import ComposePlan, run_compose_on
-from tierflow.stages.guard import ProjectScoped, Reservation
+from tierflow.stages.admit import close_generation, close_in, count_of, open_plans, price, release
+from tierflow.stages.compose import run_compose_on
+from tierflow.stages.plans import ComposePlan, EventSink, RenderPlan, StageEvent, StageResult
 from tierflow.stages.recovery import process_owner
-from tierflow.stages.runner import EventSink, RenderPlan, StageEvent, StageResult, render
+from tierflow.stages.runner import render
 from tierflow.stages.sources import load_image
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
-from tierflow.storage.projects_repo import ProjectsRepo
+
+__all__ = ["Quote", "StagePlan", "Submitted", "cancel", "chain_status", "close_generation", "close_in", "open_plans",
+           "plan", "price", "quote", "release", "run", "run_chain", "run_job", "submit"]
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.engines.base import Engine
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ class StagePlan:
 
     @property
     def engine_id(self) -> str:
-        return _engine_id(self.plans[0])
+        return self.plans[0].engine_id
 
 
 @dataclass
@@ -101,79 +104,13 @@ def plan(services: Services, spec: StageSpec) -> StagePlan:
     return getattr(importlib.import_module(module), name)(services, spec)
 
 
-def price(services: Services, p: Plan) -> float:
-    return 0.0 if isinstance(p, ComposePlan) else services.guard.quote(p)
-
-
 def quote(services: Services, spec: StageSpec) -> Quote:
     """The price of ``spec`` in credits (each plan's part too); nothing is written or reserved."""
     staged = plan(services, spec)
-    parts = [{"engine_id": _engine_id(p), "stage": p.stage.value, "credits": price(services, p)}
+    parts = [{"engine_id": p.engine_id, "stage": p.stage.value, "credits": price(services, p)}
              for p in staged.plans]
     warnings = list(dict.fromkeys(w for p in staged.plans for w in p.params.get("warnings", [])))
     return Quote(round(sum(p["credits"] for p in parts), CREDIT_DIGITS), parts, warnings)
-
-
-# -- opening: the one transaction that creates rows and reserves credits ----------------------------
-def open_plans(services: Services, plans: list[Plan], *, spec: StageSpec | None = None,
-               status: JobStatus = JobStatus.RUNNING, queue: str | None = None) -> list[str]:
-    """Open a generation per plan and reserve its credits, all in one transaction (all or none)."""
-    owner = None if queue == DURABLE else process_owner()
-    ids: list[str] = []
-    with services.db.transaction() as s:
-        repo = GenerationsRepo(s)
-        for i, p in enumerate(plans):
-            if p.new_prompt is not None:
-                p.prompt_id = ProjectsRepo(s).prompt(p.project_id, p.new_prompt.text, negative=p.new_prompt.negative,
-                                                     parent_id=p.new_prompt.parent_id).id
-            credits = price(services, p)
-            gen = repo.create(project_id=p.project_id, stage=p.stage, engine_id=_engine_id(p), params=_params(p),
-                              prompt_id=p.prompt_id, milestone_id=p.milestone_id, user_id=p.user_id, status=status,
-                              credits=credits, spec=spec.to_dict() if spec is not None else None,
-                              queue=queue, lease_owner=owner, after_id=ids[-1] if ids else None)
-            if isinstance(p, RenderPlan):
-                reservation: Reservation = services.guard.admit(s, p, credits, gen.id)
-                repo.update(gen.id, reservation_id=reservation.id, params={"admit_warnings": reservation.warnings})
-            ids.append(gen.id)
-        if len(ids) > 1:
-            repo.update(ids[0], params={"chain": ids})
-            for step, gid in enumerate(ids[1:], start=1):
-                repo.update(gid, params={"chain_of": ids[0], "step": step})
-    return ids
-
-
-def close_generation(services: Services, generation_id: str, status: JobStatus, *, outputs: int, spent: float,
-                     error: str | None = None) -> None:
-    """End a generation: the row finished, its credits settled (outputs stored) or refunded (none)."""
-    with services.db.transaction() as s:
-        close_in(services, s, generation_id, status, outputs=outputs, spent=spent, error=error)
-
-
-def close_in(services: Services, s: Any, generation_id: str, status: JobStatus, *, outputs: int, spent: float,
-             error: str | None, refund: bool = False) -> None:
-    """:func:`close_generation` in the caller's transaction (``refund``: release all, whatever was stored)."""
-    repo = GenerationsRepo(s)
-    gen = repo.lock(generation_id)
-    repo.finish(generation_id, status, outputs=outputs, credits=spent, error=error)
-    owner = ProjectScoped(gen.project_id)
-    reservation = Reservation(gen.reservation_id, gen.credits)
-    if not refund and (status is JobStatus.SUCCEEDED or outputs):
-        services.guard.settle(s, owner, reservation, spent)
-    else:
-        services.guard.refund(s, owner, reservation)
-
-
-def release(services: Services, generation_ids: list[str], reason: str) -> None:
-    """Close opened generations that will not run (cancelled, whole reservation refunded)."""
-    with services.db.transaction() as s:
-        repo = GenerationsRepo(s)
-        for gid in generation_ids:
-            gen = repo.lock(gid)
-            if gen.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-                stored = AssetsRepo(s).count(generation_id=gid)
-                close_in(services, s, gid, JobStatus.CANCELLED, outputs=stored,
-                       spent=gen.credits * stored / _count(gen) if stored else 0.0,
-                       error=reason if not stored else f"{reason} (after {stored} of {_count(gen)} output(s))")
 
 
 # -- the use cases --------------------------------------------------------------------------
@@ -378,23 +315,7 @@ def _fail_all(services: Services, ids: list[str], exc: BaseException) -> None:
             gen = repo.lock(gid)
             if gen.status in (JobStatus.QUEUED, JobStatus.RUNNING):
                 stored = AssetsRepo(s).count(generation_id=gid)
-                close_in(services, s, gid, status, outputs=stored, spent=gen.credits * stored / _count(gen),
+                close_in(services, s, gid, status, outputs=stored, spent=gen.credits * stored / count_of(gen),
                        error=reason)
 
 
-def _count(gen: Any) -> int:
-    return max(1, int(gen.params.get("n") or 1))
-
-
-def _engine_id(p: Plan) -> str:
-    return p.info.id if isinstance(p, ComposePlan) else p.engine.id
-
-
-def _params(p: Plan) -> dict[str, Any]:
-    if isinstance(p, ComposePlan):
-        info = p.info
-    else:
-        info = p.engine.describe()
-    out = {**p.request.params(), **p.params, "engine": info.to_dict()}
-    out["engine"].pop("description", None)
-    return out

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tierflow.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.domain.models import Asset, JobStatus
     from tierflow.domain.specs import StageSpec
     from tierflow.jobs.inprocess import JobEvent

@@ -24,7 +24,7 @@ from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from tierflow.storage.clock import now
 from tierflow.storage.generations_repo import DURABLE, GenerationsRepo, lease_over
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.stages.runner import EventSink, StageResult
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from tierflow.jobs.inprocess import Job, JobQueue
 from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.domain.specs import StageSpec
 
 WORKER_POLL_SECONDS = 1.0  # as `tierflow worker`: an idle look is a write transaction (claim, requeue)

@@ -29,7 +29,7 @@ from tierflow.storage.clock import now
 INPROCESS = "inprocess"
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.stages.runner import StageEvent
 
 log = logging.getLogger(__name__)

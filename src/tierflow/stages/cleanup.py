@@ -30,7 +30,7 @@ from tierflow.stages.sources import get_asset, load_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 DEFAULT_OUTPAINT_FEATHER = DEFAULT_FEATHER  # px the outpaint mask fades into the original, so the seam blends
 

@@ -8,18 +8,18 @@ shape, without a reservation: it costs 0 credits) and :func:`run_compose_on` per
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tierflow.domain.errors import Cancelled
-from tierflow.domain.models import Asset, JobStatus, Stage
-from tierflow.engines.base import EngineInfo, Rendered, RenderRequest
+from tierflow.domain.models import Asset, JobStatus
+from tierflow.stages.admit import close_generation, open_plans
 from tierflow.stages.persist import persist_output
-from tierflow.stages.runner import PromptRef, StageResult
+from tierflow.stages.plans import ComposePlan, PromptRef, StageResult
+
+__all__ = ["ComposePlan", "prompt_for", "run_compose", "run_compose_on"]
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def prompt_for(source: Asset, text: str) -> tuple[str | None, PromptRef | None]:
@@ -31,37 +31,13 @@ def prompt_for(source: Asset, text: str) -> tuple[str | None, PromptRef | None]:
                            parent_id=source.prompt_id)
 
 
-@dataclass
-class ComposePlan:
-    """A derived asset made in-process: ``make()`` returns the one output; persisted like a render."""
-
-    project_id: str
-    stage: Stage
-    info: EngineInfo  # what the asset records as its maker (tool and library versions)
-    request: RenderRequest  # the recorded parameters (task, prompt, size)
-    make: Callable[[], Rendered]
-    prompt_id: str | None = None
-    milestone_id: str | None = None
-    user_id: str | None = None
-    parent_ids: list[str] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)
-    after_output: Callable[[Rendered, dict[str, Any]], None] | None = None
-    new_prompt: PromptRef | None = None
-    input_from: int | None = None
-    input_param: str = "input_of"
-
-
 def run_compose(services: Services, plan: ComposePlan) -> StageResult:
     """Open ``plan``'s generation (0 credits) and make and store its output."""
-    from tierflow.app.service import open_plans
-
     return run_compose_on(services, plan, open_plans(services, [plan])[0])
 
 
 def run_compose_on(services: Services, plan: ComposePlan, generation_id: str) -> StageResult:
     """Make and store ``plan``'s output onto its opened row; the job fails cleanly on error."""
-    from tierflow.app.service import close_generation
-
     try:
         out = plan.make()
         # persist_output reads only the plan fields ComposePlan shares with RenderPlan.

@@ -35,7 +35,7 @@ from tierflow.stages.runner import EventSink, PromptRef, RenderPlan, StageResult
 from tierflow.stages.sources import get_asset
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 MAX_STRENGTH = MAX_CREATIVE  # above it the pass re-imagines the picture instead of adding detail
 

@@ -15,7 +15,7 @@ from tierflow.storage.projects_repo import ProjectsRepo
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def plan_draft_spec(services: Services, spec: DraftSpec) -> StagePlan:

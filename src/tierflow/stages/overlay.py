@@ -20,7 +20,7 @@ from tierflow.stages.sources import get_asset, load_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 TASK_OVERLAY = "overlay"
 OVERLAY_ENGINE = "pillow-overlay"

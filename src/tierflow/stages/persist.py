@@ -20,8 +20,8 @@ from tierflow.provenance.png import encode_png
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.stages.runner import RenderPlan
+    from tierflow.app.ports import Services
+    from tierflow.stages.plans import RenderPlan
 
 
 @dataclass

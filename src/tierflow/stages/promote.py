@@ -21,7 +21,7 @@ from tierflow.storage.projects_repo import ProjectsRepo
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 __all__ = ["DEFAULT_STRENGTH", "plan_promote", "plan_promote_spec", "promote", "promote_spec"]
 

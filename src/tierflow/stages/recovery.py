@@ -10,7 +10,7 @@ from tierflow.domain.models import JobStatus
 from tierflow.storage.clock import now
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def process_owner() -> str:

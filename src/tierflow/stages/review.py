@@ -11,7 +11,7 @@ from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.clock import now
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 # A review that took longer than this was interrupted: count only this much human time.
 REVIEW_IDLE_CAP_SECONDS = 120.0

@@ -16,79 +16,26 @@ import os
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tierflow.app.ports import Reservation
 from tierflow.domain.errors import Cancelled, TierflowError
-from tierflow.domain.models import Asset, Generation, JobStatus, Stage
-from tierflow.engines.base import Engine, Progress, Rendered, RenderRequest
-from tierflow.stages.guard import Reservation
+from tierflow.domain.models import Asset, Generation, JobStatus
+from tierflow.stages.admit import close_generation, open_plans
 from tierflow.stages.persist import encode_output, store_encoded
+from tierflow.stages.plans import EventSink, PromptRef, RenderPlan, StageEvent, StageResult
+
+__all__ = ["EventSink", "PromptRef", "RenderPlan", "StageEvent", "StageResult", "plan_assets", "render", "run_plan"]
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 log = logging.getLogger(__name__)
 
 # PNG compression releases the GIL: encoding output i overlaps rendering output i+1.
 ENCODE_THREADS = max(2, min(8, os.cpu_count() or 2))
-
-
-@dataclass
-class StageEvent:
-    """What a running stage reports: ``started``, ``progress``, ``asset``, ``finished`` or ``failed``."""
-
-    kind: str
-    generation_id: str | None = None
-    progress: Progress | None = None
-    asset: Asset | None = None
-    error: TierflowError | None = None
-    credits: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-
-EventSink = Callable[[StageEvent], None]
-
-
-@dataclass
-class RenderPlan:
-    """A validated request to run ``engine`` for ``stage`` on a project."""
-
-    project_id: str
-    stage: Stage
-    engine: Engine
-    request: RenderRequest
-    prompt_id: str | None = None
-    milestone_id: str | None = None
-    user_id: str | None = None
-    parent_ids: list[str] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)  # stage-level parameters recorded on the job
-    override: Any = None  # a policy override (lead role + reason), checked by the guard
-    after_output: Callable[[Rendered, dict[str, Any]], None] | None = None  # adds to an asset's params
-    new_prompt: PromptRef | None = None  # a prompt thread entry to find or create when the job is opened
-    input_from: int | None = None  # a chained plan: the first output of plans[input_from] is its input
-    input_param: str = "input_of"  # the parameter that records which asset that input was
-
-
-@dataclass(frozen=True)
-class PromptRef:
-    """A prompt thread entry a plan records, found or created in the transaction that opens its job."""
-
-    text: str
-    negative: str = ""
-    parent_id: str | None = None
-
-
-@dataclass
-class StageResult:
-    generation_id: str
-    assets: list[Asset]
-    credits: float
-    warnings: list[str]
-    spec: Any = None  # the spec as run (random choices fixed), when the service ran one
 
 
 def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None, *,
@@ -98,8 +45,6 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     ``generation_id``: a row the application service already opened for this plan (a job's);
     its outputs already stored by an earlier attempt count towards this run.
     """
-    from tierflow.app.service import open_plans
-
     if generation_id is None:
         generation_id = open_plans(services, [plan])[0]
     return render(services, plan, generation_id, on_event)
@@ -107,8 +52,6 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
 
 def render(services: Services, plan: RenderPlan, generation_id: str, on_event: EventSink | None = None) -> StageResult:
     """Render an opened generation: outputs stored one by one, then settled — or closed and refunded on failure."""
-    from tierflow.app.service import close_generation
-
     emit = on_event or (lambda _e: None)
     engine = plan.engine
     info = engine.describe()

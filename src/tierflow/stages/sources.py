@@ -12,7 +12,7 @@ from tierflow.domain.models import Asset
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def get_asset(services: Services, asset_id: str) -> Asset:

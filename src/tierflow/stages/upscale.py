@@ -23,7 +23,7 @@ from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def plan_upscale(services: Services, asset_id: str, to: str = "2k", *, engine: str | None = None,

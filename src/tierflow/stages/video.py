@@ -27,7 +27,7 @@ from tierflow.stages.sources import get_asset, load_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 DEFAULT_FPS = 24
 __all__ = ["DEFAULT_FPS", "MAX_SECONDS", "drift_summary", "frames_for", "plan_video", "plan_video_spec", "video"]
