@@ -154,3 +154,24 @@ def test_a_job_queued_before_migration_0004_is_rendered_after_the_upgrade(servic
     outcomes = work(services, ["draft"], threading.Event(), 0.05, once=True)
     assert [(o.generation_id, o.status, o.outputs) for o in outcomes] == [(job_id, "succeeded", 2)]
     assert budget_status(services, project.id)["reserved"] == 0
+
+
+def test_a_durable_job_reports_step_progress_through_its_row(services, project):
+    from tierflow.engines.base import Progress
+    from tierflow.jobs.db_events import DbJob
+    from tierflow.jobs.durable import ProgressRecorder, claim, run_claimed
+    from tierflow.stages.runner import StageEvent
+
+    job_id = enqueue(services, DraftSpec(project.name, "a tide pool", n=1, size="64x64", steps=3))
+    job = claim(services, "w:1", ["draft"])
+    seen: list[str] = []
+    ProgressRecorder(services, job_id, lambda e: seen.append(e.kind))(
+        StageEvent("progress", job_id, progress=Progress(step=1, total=3)))
+    follower = DbJob(services, job_id)
+    assert seen == ["progress"] and follower.live_progress() == {"step": 1, "total": 3, "index": 0, "count": 1}
+    assert [e.kind for e in follower.events_from(0)] == ["started"]  # progress is not a replayed event
+    run_claimed(services, job)
+    with services.db.read() as s:
+        assert GenerationsRepo(s).get(job_id).params["progress"]["step"] == 3  # the last step is always written
+    follower.refresh()
+    assert follower.live_progress() is None and follower.events_from(0)[-1].kind == "finished"

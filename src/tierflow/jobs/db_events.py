@@ -7,7 +7,8 @@
 
 The events are a function of the rows, appended in order, so their positions (the SSE ids) are the
 same for every follower and ``Last-Event-ID`` resumes across reconnects and studio processes.
-Step progress is not stored, so a durable job reports no ``progress`` events.
+Step progress is written to the running row by the worker (``params["progress"]``, at most twice a
+second) and shown as ``progress`` events without an id (``live_progress``): they are not replayed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class DbJob:
         self.error: dict[str, Any] | None = None
         self.warnings: list[str] = []
         self.credits = 0.0
+        self.progress: dict[str, Any] | None = None  # the running step's latest progress (not an indexed event)
         self._stop = stop or threading.Event()
         self._events: list[JobEvent] = []
         self._listeners: list[Callable[[], None]] = []
@@ -52,6 +54,10 @@ class DbJob:
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    def live_progress(self) -> dict[str, Any] | None:
+        """The running step's latest progress (sent as an SSE event without an id)."""
+        return self.progress
 
     def events_from(self, index: int = 0) -> list[JobEvent]:
         with self._lock:
@@ -92,6 +98,10 @@ class DbJob:
         warnings = list(dict.fromkeys(w for step in steps for w in [*step.params.get("warnings", []),
                                                                      *step.params.get("admit_warnings", [])]))
         failed = next((step for step in steps if step.status in (JobStatus.FAILED, JobStatus.CANCELLED)), None)
+        running = next((step for step in steps if step.status is JobStatus.RUNNING), None)
+        progress = running.params.get("progress") if running is not None else None
+        fresh_progress = progress is not None and progress != self.progress
+        self.progress = progress
         with self._lock:
             before = len(self._events)
             kinds = {e.kind for e in self._events}
@@ -110,7 +120,7 @@ class DbJob:
                                   "detail": error}
                     self._add("failed", {"generation_id": self.id, "error": self.error})
             self.status = status
-            return len(self._events) > before
+            return len(self._events) > before or fresh_progress
 
     def _add(self, kind: str, data: dict[str, Any]) -> None:
         self._events.append(JobEvent(len(self._events), kind, data))

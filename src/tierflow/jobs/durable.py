@@ -167,9 +167,42 @@ def run_claimed(services: Services, job: ClaimedJob, on_event: EventSink | None 
     stop = threading.Event()
     if cancel_requested(services, job.generation_id):
         stop.set()  # asked to stop while an earlier attempt ran: end as cancelled now
+    record = ProgressRecorder(services, job.generation_id, on_event)
     with Heartbeat(services, job, stop):
-        return service.run_job(services, job.generation_id, on_event, engine_for=engine_for, cancel=stop,
+        return service.run_job(services, job.generation_id, record, engine_for=engine_for, cancel=stop,
                                step_only=True)
+
+
+class ProgressRecorder:
+    """Passes a worker's stage events on, and writes the latest step progress into the job's row (at most
+    every ``EVERY_SECONDS``), so studios following the job from the database can show it."""
+
+    EVERY_SECONDS = 0.5
+
+    def __init__(self, services: Services, generation_id: str, on_event: EventSink | None = None) -> None:
+        self.services, self.generation_id, self.on_event = services, generation_id, on_event
+        self._last = 0.0
+
+    def __call__(self, event) -> None:
+        import time
+
+        if self.on_event is not None:
+            self.on_event(event)
+        p = event.progress
+        if event.kind != "progress" or p is None:
+            return
+        t = time.monotonic()
+        if t - self._last < self.EVERY_SECONDS and p.step < p.total:
+            return
+        self._last = t
+        try:
+            with self.services.db.transaction() as s:
+                repo = GenerationsRepo(s)
+                repo.lock(self.generation_id)  # `tierflow jobs cancel` may be writing these params too
+                repo.update(self.generation_id, params={"progress": {"step": p.step, "total": p.total,
+                                                                     "index": p.index, "count": p.count}})
+        except Exception:  # noqa: BLE001 - progress is best effort; the render must go on
+            log.debug("could not record progress of %s", self.generation_id, exc_info=True)
 
 
 # -- cancel ---------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ class Job:
     def done(self) -> bool:
         return self.status in TERMINAL
 
+    def live_progress(self) -> dict[str, Any] | None:
+        """None: an in-process job's progress is in its events (replayable, with ids)."""
+        return None
+
     def events_from(self, index: int = 0) -> list[JobEvent]:
         """Events from position ``index`` on (a copy; safe while the job runs)."""
         with self._lock:

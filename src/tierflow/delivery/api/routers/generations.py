@@ -145,6 +145,7 @@ async def _follow(job: Job, start: int) -> AsyncIterator[str]:
     wake = asyncio.Event()
     unsubscribe = job.subscribe(lambda: loop.call_soon_threadsafe(wake.set))
     index = start
+    sent_progress: dict[str, Any] | None = None
     try:
         yield "retry: 2000\n\n"
         while True:
@@ -153,6 +154,10 @@ async def _follow(job: Job, start: int) -> AsyncIterator[str]:
             for event in batch:
                 yield sse(event)
                 index = event.index + 1
+            progress = job.live_progress()
+            if progress is not None and progress != sent_progress and not job.done:
+                sent_progress = progress
+                yield f"event: progress\ndata: {json.dumps(progress)}\n\n"  # no id: not replayed
             if (batch and batch[-1].kind in TERMINAL_EVENTS) or (job.done and not job.events_from(index)):
                 return
             try:
