@@ -177,6 +177,11 @@ class Engine(abc.ABC):
     default_frames: int = 0
     default_fps: int = 0  # 0: the stage's default
 
+    def models(self) -> tuple[Engine, ...]:
+        """The engines whose loaded pipelines this one renders with (itself; a composed engine: its parts).
+        The runner renders on one of them at a time (a diffusers pipeline is not thread-safe)."""
+        return (self,)
+
     def size_for(self, image: Image.Image, long_side: int | None = None) -> tuple[int, int]:
         """The output size for animating ``image`` (video engines fit it to their grid)."""
         return image.size

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -71,7 +74,8 @@ def render(services: Services, plan: RenderPlan, generation_id: str, on_event: E
             emit(StageEvent("asset", gen.id, asset=asset))
 
     try:
-        with ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="tierflow-encode") as pool:
+        with _exclusive(engine), \
+                ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="tierflow-encode") as pool:
             try:
                 for out in engine.render(plan.request, lambda p: emit(StageEvent("progress", gen.id, progress=p))):
                     pending.append(pool.submit(encode_output, plan, gen.id, out, info))
@@ -96,6 +100,22 @@ def render(services: Services, plan: RenderPlan, generation_id: str, on_event: E
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
     emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
     return StageResult(gen.id, assets, credits, warnings)
+
+
+_LOCKS: dict[int, threading.Lock] = {}  # by id(): engines live as long as their registry (the process)
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _exclusive(engine: Any) -> Iterator[None]:
+    """Render on each loaded pipeline from one thread at a time: two tiers' workers may share one (the
+    creative pass, an upscale job, renders on the final tier's engine while a final renders)."""
+    with _LOCKS_GUARD:
+        locks = [_LOCKS.setdefault(id(m), threading.Lock()) for m in sorted(engine.models(), key=id)]
+    with ExitStack() as stack:
+        for lock in locks:
+            stack.enter_context(lock)
+        yield
 
 
 def _warnings(plan: RenderPlan, reservation: Reservation) -> list[str]:
