@@ -12,7 +12,7 @@ import abc
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -171,6 +171,21 @@ class Engine(abc.ABC):
 
     id: str
     tier: Tier
+    # Video engines: valid frame counts are frame_step·k + 1 in min_frames..max_frames (0: capabilities').
+    frame_step: int = 1
+    min_frames: int = 1
+    max_frames: int = 0
+    default_frames: int = 0
+    default_fps: int = 0  # 0: the stage's default
+
+    def models(self) -> tuple[Engine, ...]:
+        """The engines whose loaded pipelines this one renders with (itself; a composed engine: its parts).
+        The runner renders on one of them at a time (a diffusers pipeline is not thread-safe)."""
+        return (self,)
+
+    def size_for(self, image: Image.Image, long_side: int | None = None) -> tuple[int, int]:
+        """The output size for animating ``image`` (video engines fit it to their grid)."""
+        return image.size
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
@@ -218,6 +233,22 @@ class Engine(abc.ABC):
         if request.task in (TASK_IMG2IMG, TASK_INPAINT, TASK_UPSCALE, TASK_IMG2VID) and request.init_image is None:
             raise InvalidInput("an init image is required", field="image", fix=f"pass an image for {request.task}")
         return request
+
+
+@runtime_checkable
+class PricedEngine(Protocol):
+    """What the guard may ask an engine about its price, beyond the price table (declared, not guessed).
+
+    ``estimate_credits``: a hosted engine's own estimate for a prepared request. ``priced_parts``: an
+    engine that runs other renders (the tiled creative pass) lists them, and costs their sum.
+    """
+
+    def estimate_credits(self, request: RenderRequest) -> float: ...
+
+
+@runtime_checkable
+class ComposedEngine(Protocol):
+    def priced_parts(self, request: RenderRequest) -> list[tuple[Engine, RenderRequest]]: ...
 
 
 def check_size(width: int, height: int, caps: Capabilities, engine_id: str) -> None:

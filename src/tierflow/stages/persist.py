@@ -23,8 +23,8 @@ THUMB_PX = 256
 THUMB_FORMAT = "webp"
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.stages.runner import RenderPlan
+    from tierflow.app.ports import Services
+    from tierflow.stages.plans import RenderPlan
 
 
 @dataclass

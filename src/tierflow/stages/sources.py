@@ -13,7 +13,7 @@ from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.blobs import read_asset
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def get_asset(services: Services, asset_id: str) -> Asset:

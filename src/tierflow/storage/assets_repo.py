@@ -85,6 +85,18 @@ class AssetsRepo:
         row = self.row(asset_id)
         return to_asset(row, self.parents_of(row.id))
 
+    def last_review_at(self, user_id: str | None) -> datetime | None:
+        """When ``user_id`` last reviewed anything (None: never)."""
+        return aware(self.s.scalar(select(func.max(ReviewRow.created_at)).where(ReviewRow.user_id == user_id)))
+
+    def project_of(self, asset_id: str) -> str | None:
+        """The project of an asset, or None when there is no such asset."""
+        return self.s.scalar(select(AssetRow.project_id).where(AssetRow.id == asset_id))
+
+    def all_sha256(self) -> set[str]:
+        """Every blob digest an asset row names (the orphan-blob sweep keeps these)."""
+        return set(self.s.scalars(select(AssetRow.sha256)))
+
     def sha_in_use(self, sha256: str) -> bool:
         """Whether any asset row names this blob, as its file or as its thumbnail."""
         named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256)

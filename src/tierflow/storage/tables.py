@@ -106,6 +106,9 @@ class GenerationRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the job's stage spec (first row)
+    queue: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)  # durable | inprocess
+    after_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the step this one waits for
 
 
 class AssetRow(Base):

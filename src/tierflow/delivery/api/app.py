@@ -16,6 +16,7 @@ from tierflow.delivery.api.routers import (
     admin,
     assets,
     budget,
+    drift,
     engines,
     generations,
     metrics,
@@ -31,7 +32,7 @@ from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
 ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines,
-           admin, verify)
+           admin, verify, drift)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,

@@ -122,6 +122,17 @@ class OutpaintCreate(_In):
 class UpscaleCreate(_In):
     to: str = Field("2k", min_length=1, max_length=10, examples=["2k", "4k", "x2"])
     engine: str | None = Field(None, max_length=80)
+    creative: float | None = Field(None, ge=0, le=0.5, description="Creative pass strength in (0, 0.5]; "
+                                   "0 or absent: off. Re-renders the upscale in tiles to add detail.")
+    creative_engine: str | None = Field(None, max_length=80, description="img2img engine for the pass.")
+    creative_prompt: str | None = Field(None, min_length=1, max_length=MAX_PROMPT)
+    creative_tile: int | None = Field(None, ge=64, le=4096, description="Tile px (default: the engine's).")
+
+
+class DriftCheckCreate(_In):
+    threshold: float = Field(10.0, ge=0, le=100, description="Flag drift above this (10 = visible).")
+    engine: str | None = Field(None, max_length=80, description="Re-render on this engine instead.")
+    limit: int = Field(50, ge=1, le=500, description="At most this many saved pairs, newest first.")
 
 
 class VideoCreate(_In):
@@ -158,6 +169,7 @@ class StageQuote(BaseModel):
     stage: str
     width: int | None = None  # the size the render will make (a video: the engine's, in the source's aspect)
     height: int | None = None
+    parts: list[dict[str, Any]] = []
 
 
 class StageAccepted(JobAccepted):
