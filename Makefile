@@ -3,16 +3,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tierflow-installed
+LOCK   := requirements-lock.txt
+EXTRAS := local,server,hosted,postgres,scale,credentials,dev
 
-.PHONY: studio demo test test-sqlite test-postgres install bench clean
+.PHONY: studio demo test test-sqlite test-postgres install lock doctor bench clean
 
-$(STAMP): pyproject.toml
+# The environment comes from the lock (exact versions, sha256-checked), not from today's newest
+# releases: pyproject.toml's lower bounds are for library installs. `make lock` refreshes it.
+$(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch and torchvision as a matched pair (spandrel needs torchvision).
-	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install -q -e ".[local,server,hosted,postgres,scale,dev]"
+	$(BIN)/pip install -q "$$(sed -n 's/^# \(pip==.*\)/\1/p' $(LOCK))"
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock:  ## re-resolve every dependency (pyproject.toml ranges, newest allowed today) into requirements-lock.txt
+	$(PYTHON) scripts/lock.py --extras $(EXTRAS) --out $(LOCK)
+
+doctor: $(STAMP)  ## the installed environment against the lock
+	$(BIN)/tierflow doctor
 
 install: $(STAMP)
 
@@ -38,6 +47,7 @@ bench: $(STAMP)  ## the CPU benchmarks: persisted drafts/s, gallery latency, loa
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/export_sign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,7 +8,11 @@ lossless PNG path (what kept and final assets get, and what drafts got before) i
 the same run as the baseline. The images are photo-like (smooth gradients, soft shapes, sensor noise), not flat
 colour (too easy to compress) and not white noise (impossible to compress).
 
-    python bench/ingest.py [--n 200] [--size 512]
+    python bench/ingest.py [--n 200] [--size 512] [--blobs s3://bucket/prefix | --blobs moto]
+
+``--blobs`` also persists the same drafts into an object store and prints both rows (goal: within
+1.5x of the local store). ``moto`` starts a loopback S3 server (moto in server mode, a separate
+process) with a fresh bucket; an ``s3://`` URL uses AWS_ENDPOINT_URL and the AWS_* credentials.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import io
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +31,7 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 GOAL = 150.0  # persisted draft previews per second on a 2-core machine
+S3_GOAL = 1.5  # an object store may cost at most this much more per persisted draft than the local disk
 
 
 def photo_like(seed: int, size: int) -> Image.Image:
@@ -90,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--blobs", default=None, help="s3://bucket/prefix, or 'moto' for a loopback S3 server")
     args = ap.parse_args()
 
     from tierflow.bootstrap import build
@@ -131,9 +138,9 @@ def main() -> None:
                                           lineage={"i": i})))
     rows.append(("JPEG encode + EXIF/XMP provenance (preview)", args.n / (time.perf_counter() - t)))
 
-    def persist(latent) -> float:
+    def persist(latent, blobs_url: str | None = None) -> float:
         with tempfile.TemporaryDirectory() as home:
-            svc = build(Settings(home=Path(home), preset="tiny"), guard=OpenGuard())
+            svc = build(Settings(home=Path(home), preset="tiny", blobs_url=blobs_url), guard=OpenGuard())
             with svc.db.transaction() as s:
                 project = ProjectsRepo(s).create("bench", min_drafts=0)
             engine = ReplayEngine(images, latent)
@@ -151,6 +158,15 @@ def main() -> None:
     latent = np.random.default_rng(0).normal(size=(1, 4, args.size // 8, args.size // 8)).astype(np.float32)
     persisted = persist(latent)
     rows.append(("persisted draft previews: JPEG + latent blob + row", persisted))
+    s3_rate = server_ms = None
+    if args.blobs:
+        with object_store(args.blobs) as (url, server_cpu):
+            before = server_cpu()
+            s3_rate = persist(latent, url)
+            if before is not None:
+                server_ms = (server_cpu() - before) * 1000 / args.n
+        where = "moto (loopback S3)" if args.blobs == "moto" else url.split("/")[2]
+        rows.append((f"  same, blobs in {where}", s3_rate))
 
     import os
 
@@ -163,6 +179,60 @@ def main() -> None:
     verdict = "meets" if persisted >= GOAL else "misses"
     print(f"\ngoal: >= {GOAL:.0f} persisted draft previews/s on 2 cores -> {persisted:.1f}/s {verdict} it "
           f"({persisted / GOAL:.2f}x; {persisted / baseline:.2f}x the PNG path in this run)")
+    if s3_rate:
+        ratio = persisted / s3_rate
+        print(f"object store: {ratio:.2f}x the local store's time per draft "
+              f"({'meets' if ratio <= S3_GOAL else 'misses'} the goal of <= {S3_GOAL}x)")
+        if server_ms is not None:
+            print(f"  the loopback S3 server itself used {server_ms:.1f} ms of CPU per draft on the same cores "
+                  f"(a real object store runs elsewhere)")
+
+
+@contextmanager
+def object_store(spec: str):
+    """``spec`` as a blobs URL; ``moto`` runs a loopback S3 server in its own process for the run."""
+    if spec != "moto":
+        yield spec, lambda: None
+        return
+    import os
+    import socket
+    import subprocess
+
+    import boto3
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket="bench")
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        def server_cpu() -> float:
+            fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+        yield "s3://bench/tierflow", server_cpu
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 if __name__ == "__main__":

@@ -7,19 +7,18 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from tierflow.app.ports import BlobStore, EngineSource, Guard, Store
 from tierflow.config import Settings
-from tierflow.engines.registry import EngineRegistry
-from tierflow.stages.guard import Guard, OpenGuard
-from tierflow.storage.blobs import LocalBlobStore
-from tierflow.storage.database import Database
 
 
 @dataclass
 class Services:
+    """The wiring (implements :class:`tierflow.app.ports.Services`, which is what the use cases import)."""
+
     settings: Settings
-    db: Database
-    blobs: LocalBlobStore
-    engines: EngineRegistry
+    db: Store
+    blobs: BlobStore
+    engines: EngineSource
     guard: Guard
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -43,13 +42,15 @@ def quiet_libraries() -> None:
 def build(settings: Settings | None = None, *, guard: Guard | None = None) -> Services:
     """Create folders, migrate the database, sweep crash leftovers and register every engine."""
     from tierflow.engines.catalog import build_registry
+    from tierflow.storage.blob_store import open_blob_store
+    from tierflow.storage.database import Database
 
     quiet_libraries()
     settings = settings or Settings()
     settings.ensure_dirs()
     db = Database(settings.db_url)
     db.migrate()
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)  # TIERFLOW_BLOBS_URL=s3://... or $TIERFLOW_HOME/blobs
     blobs.sweep_temp()
     services = Services(settings=settings, db=db, blobs=blobs, engines=build_registry(settings),
                         guard=guard or default_guard())
@@ -62,6 +63,8 @@ def default_guard() -> Guard:
     try:
         from tierflow.guardrails.guard import LedgerGuard
     except ImportError:
+        from tierflow.stages.guard import OpenGuard
+
         return OpenGuard()
     return LedgerGuard()
 

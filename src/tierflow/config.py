@@ -24,6 +24,7 @@ class Settings:
     )
     device: str | None = field(default_factory=lambda: os.environ.get("TIERFLOW_DEVICE") or None)
     models_path: Path | None = None  # default: $TIERFLOW_HOME/models
+    blobs_url: str | None = field(default_factory=lambda: os.environ.get("TIERFLOW_BLOBS_URL") or None)  # s3://...
     jobs: str = field(default_factory=lambda: os.environ.get("TIERFLOW_JOBS") or "inprocess")  # or "durable"
 
     @property

@@ -85,7 +85,7 @@ def test_user_names_are_unique_and_checked(db, team):
         with pytest.raises(InvalidInput, match="already exists"):
             repo.create("dee", "designer")
         for bad in ("", "a b", "../x", "usr_1234567", "x" * 81):
-            with pytest.raises(InvalidInput, match="not a usable user name"):
+            with pytest.raises(InvalidInput, match="user name"):
                 repo.create(bad, "designer")
         with pytest.raises(InvalidInput, match="unknown role"):
             repo.create("zed", "owner")

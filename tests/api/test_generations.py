@@ -144,8 +144,13 @@ def test_cancel_a_queued_job_and_unknown_jobs(client, services, project):
     gated.gate.set()
     assert wait_status(client, first["job_id"], {"succeeded"})
     events = parse(client.get(queued["events_url"]).text)
-    assert [e["event"] for e in events] == ["failed"] and events[0]["data"]["generation_id"] is None
+    assert [e["event"] for e in events] == ["failed"]
     assert client.get(f"{V1}/generations/{queued['job_id']}").json()["status"] == "cancelled"
+    # The job's row was opened (admitted, reserved) when it was submitted; cancelling it closed the row.
+    gen_id = events[0]["data"]["generation_id"]
+    with services.db.read() as s:
+        row = s.get(GenerationRow, gen_id)
+        assert row.status == "cancelled" and row.error == "cancelled before it started" and row.outputs == 0
 
     assert client.post(f"{V1}/generations/job_0123456789abcdef/cancel").status_code == 404
     assert client.get(f"{V1}/generations/job_0123456789abcdef/events").status_code == 404

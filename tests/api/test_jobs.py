@@ -9,7 +9,7 @@ from tests.api.gate import install_gated
 from tierflow.domain.errors import PolicyBlocked
 from tierflow.domain.models import JobStatus, Tier
 from tierflow.jobs import JobQueue
-from tierflow.stages.draft import plan_draft
+from tierflow.stages.draft import draft_spec
 from tierflow.stages.guard import OpenGuard
 
 
@@ -24,15 +24,14 @@ def _wait(job, timeout=60.0):
 
 
 def test_a_held_final_does_not_block_drafts(services, project, drafts):
-    from tierflow.stages.promote import plan_promote
+    from tierflow.stages.promote import promote_spec
 
     gated = install_gated(services, Tier.FINAL, "tiny-final", "gated-final")
     queue = JobQueue(services)
     try:
-        final = queue.submit(plan_promote(services, drafts[0].id, engine="gated-final", size=SMALL, steps=2,
-                                                 strength=0.5))
+        final = queue.submit(promote_spec(drafts[0].id, engine="gated-final", size=SMALL, steps=2, strength=0.5))
         assert gated.entered.wait(30)
-        draft = queue.submit(plan_draft(services, project.id, "a cat", n=1, size=SMALL, steps=1))
+        draft = queue.submit(draft_spec(project.id, "a cat", n=1, size=SMALL, steps=1))
         _wait(draft)
         assert draft.status == JobStatus.SUCCEEDED and len(draft.assets) == 1
         assert final.status == JobStatus.RUNNING  # still held at the gate, on its own worker
@@ -55,16 +54,18 @@ class BlockingGuard(OpenGuard):
 def test_admission_fails_synchronously_and_writes_nothing(services, project):
     from sqlalchemy import func, select
 
-    from tierflow.storage.tables import GenerationRow
+    from tierflow.storage.tables import GenerationRow, PromptRow
 
     services.guard = BlockingGuard()
     queue = JobQueue(services)
     try:
         with pytest.raises(PolicyBlocked):
-            queue.submit(plan_draft(services, project.id, "a cat", n=1, size=SMALL, steps=1))
+            queue.submit(draft_spec(project.id, "a cat", n=1, size=SMALL, steps=1))
         assert queue.jobs() == []
         with services.db.read() as s:
             assert s.scalar(select(func.count()).select_from(GenerationRow)) == 0
+            # the prompt thread row is written in the same transaction as the job's rows: rolled back too
+            assert s.scalar(select(func.count()).select_from(PromptRow)) == 0
     finally:
         queue.shutdown()
 
@@ -76,9 +77,9 @@ def test_finished_jobs_are_forgotten_beyond_keep(services, project):
         gated.gate.set()
         jobs = []
         for i in range(4):
-            jobs.append(_wait(queue.submit(plan_draft(services, project.id, f"cat {i}", n=1, size=SMALL, steps=1,
+            jobs.append(_wait(queue.submit(draft_spec(project.id, f"cat {i}", n=1, size=SMALL, steps=1,
                                                        engine="gated-draft"))))
-        queue.submit(plan_draft(services, project.id, "cat 5", n=1, size=SMALL, steps=1))
+        queue.submit(draft_spec(project.id, "cat 5", n=1, size=SMALL, steps=1))
         kept = {j.id for j in queue.jobs()}
         assert jobs[0].id not in kept and jobs[1].id not in kept and {jobs[2].id, jobs[3].id} <= kept
     finally:

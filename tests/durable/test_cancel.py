@@ -11,7 +11,7 @@ from tierflow.guardrails.budget import budget_status
 from tierflow.jobs import durable
 from tierflow.storage.generations_repo import GenerationsRepo
 
-DRAFT = {"stage": "draft", "prompt": "a lighthouse at dusk", "n": 2, "size": "64x64", "steps": 1}
+DRAFT = {"op": "draft", "prompt": "a lighthouse at dusk", "n": 2, "size": "64x64", "steps": 1}
 
 
 def _budget(services, project) -> tuple[float, float, float]:

@@ -16,7 +16,7 @@ from tierflow.storage.clock import now
 from tierflow.storage.generations_repo import GenerationsRepo
 from tierflow.storage.tables import GenerationRow
 
-DRAFT = {"stage": "draft", "prompt": "a lighthouse at dusk", "n": 2, "size": "64x64", "steps": 1}
+DRAFT = {"op": "draft", "prompt": "a lighthouse at dusk", "n": 2, "size": "64x64", "steps": 1}
 
 
 def _row(services, gen_id) -> GenerationRow:
@@ -28,7 +28,8 @@ def test_enqueue_stores_a_queued_job_with_a_resolved_spec_and_reserves_its_credi
     gen_id = enqueue(services, {**DRAFT, "project": project.name})
     row = _row(services, gen_id)
     assert row.status == JobStatus.QUEUED.value and row.attempts == 0 and row.lease_owner is None
-    spec = row.params["job"]
+    spec = row.spec
+    assert spec["op"] == "draft" and row.queue == "durable"
     # The random base seed and the engine default are fixed at enqueue, so a retry renders the same images.
     assert spec["seed"] == row.params["base_seed"] and isinstance(spec["seed"], int)
     assert spec["engine"] == "tiny-draft" and spec["project"] == project.id and spec["size"] == "64x64"
@@ -39,8 +40,10 @@ def test_enqueue_stores_a_queued_job_with_a_resolved_spec_and_reserves_its_credi
 def test_enqueue_rejects_unknown_options_and_stages(services, project):
     with pytest.raises(InvalidInput, match="colour"):
         enqueue(services, {**DRAFT, "project": project.name, "colour": "red"})
-    with pytest.raises(InvalidInput, match="cannot be queued"):
-        enqueue(services, {"stage": "video", "project": project.name})
+    with pytest.raises(InvalidInput, match="is not a stage"):
+        enqueue(services, {"op": "sculpt", "project": project.name})
+    with pytest.raises(InvalidInput, match="asset_id"):  # every stage can be queued; its spec is checked
+        enqueue(services, {"op": "video", "project": project.name})
 
 
 def test_claim_takes_the_oldest_job_of_its_tiers_once(services, project):

@@ -156,9 +156,10 @@ def test_a_failing_render_leaves_no_asset_row_and_no_blob(services, project, mon
     assert gen.status == JobStatus.FAILED.value and "GPU fell over" in gen.error
     # the first output was finished and stored before the failure: it stays, the rest never existed
     assert len(assets) == 1 and gen.outputs == 1
-    latent = assets[0].params["latent"]["sha256"]  # the stored draft's preview and its latent
+    latent = assets[0].params["latent"]["sha256"]  # the stored draft's preview, its latent and its thumbnail
     assert set(services.blobs.all_blobs()) - before == {services.blobs.path_for(assets[0].sha256, "jpg"),
-                                                        services.blobs.path_for(latent, "npy")}
+                                                        services.blobs.path_for(latent, "npy"),
+                                                        services.blobs.path_for(assets[0].thumb_sha256, "webp")}
 
 
 def test_a_row_that_cannot_be_written_removes_its_blob(services, project, monkeypatch):

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import inspect
 
-from tierflow.domain.errors import InvalidInput, NotFound
+from tierflow.domain.errors import BlobMissing, InvalidInput
 from tierflow.storage.blobs import LocalBlobStore
 from tierflow.storage.database import Database
 
@@ -36,7 +36,7 @@ def test_blob_store_rejects_paths_and_reports_missing(tmp_path):
         store.path_for("../../etc/passwd", "png")
     with pytest.raises(InvalidInput):
         store.path_for("a" * 64, "../x")
-    with pytest.raises(NotFound):
+    with pytest.raises(BlobMissing):  # a row without its file is damage (409, fsck), not an unknown id (404)
         store.get("b" * 64, "png")
 
 

@@ -116,7 +116,9 @@ def test_to_dict_has_the_plain_keys():
         "warnings",
     ):
         assert key in data
-    assert data["cost_per_usable_asset"] == {"credits": 105.0, "human_seconds": 429.0}
+    cost = data["cost_per_usable_asset"]
+    assert {k: cost[k] for k in ("credits", "human_seconds")} == {"credits": 105.0, "human_seconds": 429.0}
+    assert cost["review_seconds"] == data["review_seconds"] / data["usable_assets"]
     assert data["time_to_first_draft_seconds"] == 600.0
 
 
@@ -137,7 +139,7 @@ def test_ratio_band_warnings():
     assert "above 5:1" in project_report(_project(30, 3), band=(1, 5)).warnings[0]
     none_yet = project_report(_project(5, 0))
     assert none_yet.draft_to_final_ratio is None and none_yet.high_credit_discard_share is None
-    assert none_yet.cost_per_usable_asset == {"credits": None, "human_seconds": None}
+    assert none_yet.cost_per_usable_asset == {"credits": None, "human_seconds": None, "review_seconds": None}
 
 
 def test_percentile_matches_linear_interpolation():
@@ -177,3 +179,16 @@ def test_render_chart_writes_a_three_panel_png(tmp_path):
         render_chart(project_report([]), tmp_path / "report.svg")
     assert err.value.field == "chart"
     render_chart(project_report([]), tmp_path / "empty.png")  # an empty project still charts
+
+
+def test_every_review_of_an_asset_counts_once_in_review_seconds_and_human_time():
+    base = {"stage": "final", "created_at": at(10, 0), "review": "keep", "user_id": "ann"}
+    twice = {**base, "reviews": [{"at": at(10, 1), "seconds": 5.0, "user_id": "bo"},
+                                 {"at": at(10, 30), "seconds": 3.2, "user_id": "bo"}]}
+    report = project_report([twice])
+    assert report.review_seconds == 8.2
+    assert report.cost_per_usable_asset["review_seconds"] == 8.2
+    # bo's two reviews are 29 min apart (time away), ann only made the asset: 8.2 s of human time
+    assert report.human_seconds == 8.2
+    latest_only = project_report([{**base, "reviewed_at": at(10, 30), "review_seconds": 3.2, "reviewer_id": "bo"}])
+    assert latest_only.review_seconds == 3.2

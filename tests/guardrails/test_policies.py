@@ -25,7 +25,18 @@ def test_draft_first_blocks_with_the_count_and_the_ways_forward():
     text = str(err.value)
     assert "7 of 10 drafts" in text
     assert "draft 3 more" in text
-    assert "--override --reason" in text
+    assert '--override "REASON"' in text and '"override_reason"' in text  # the CLI's and REST's words
+    assert err.value.field == "min_drafts"
+
+
+def test_final_cap_block_names_the_field_the_milestone_and_commands_that_run():
+    with pytest.raises(PolicyBlocked) as err:
+        check_final_allowed(ProjectPolicy(min_drafts=0, final_cap=2), 5, finals_in_milestone=2,
+                            milestone="main", project="Tiny budget")
+    assert err.value.field == "final_cap"
+    assert "final cap: 2 of 2 finals used in milestone 'main'" in err.value.message
+    assert "`tierflow policy -p 'Tiny budget' --final-cap 3`" in err.value.fix
+    assert "`tierflow milestone create NAME -p 'Tiny budget'`" in err.value.fix
     assert err.value.exit_code == 4
 
 

@@ -64,7 +64,7 @@ def test_budget_policy_override_audit_and_report_through_the_cli(cli, home, mode
     policy = json.loads(cli("policy", "-p", "launch", "--final-cap", "0", "--json").stdout)
     assert policy["policy"]["final_cap"] == 0 and policy["changed"] == ["final_cap"]
     capped = cli("promote", asset, "--size", "64x64", "--steps", "1", "--strength", "1", "-m", "m1", code=4)
-    assert "final cap: 0 of 0 finals used in this milestone" in capped.stderr
+    assert "final cap: 0 of 0 finals used in milestone 'm1'" in capped.stderr
 
     chart = tmp_path / "report.png"
     report = json.loads(cli("report", "-p", "launch", "--json", "--chart", str(chart)).stdout)

@@ -123,9 +123,12 @@ def test_workspace_milestone_and_daily_limits_each_bind(services):
 
         ProjectsRepo(s).milestone(p.id, "launch", create=True)
     uc.grant(services, p.name, 0.001, milestone="launch")
-    with pytest.raises(BudgetExhausted, match="--milestone M --grant N"):
+    with pytest.raises(BudgetExhausted, match="milestone 'launch' of .* --milestone launch --grant N"):
         small_drafts(services, p.name, milestone="launch")
-    small_drafts(services, p.name)  # outside the milestone: the project is unlimited
+    with pytest.raises(BudgetExhausted, match="milestone 'launch'"):
+        small_drafts(services, p.name)  # naming no milestone: it counts against the current one
+    uc.close_milestone(services, p.name, "launch", user_id="lead", reason="shipped")
+    small_drafts(services, p.name)  # no open milestone: only the project counts, and it is unlimited
 
     uc.set_daily_limit(services, p.name, "ana", 0.001)
     with pytest.raises(BudgetExhausted, match="daily limit resets"):

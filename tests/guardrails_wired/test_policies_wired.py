@@ -66,10 +66,13 @@ def test_the_final_cap_counts_per_milestone(services):
         ProjectsRepo(s).milestone(p.id, "m2", create=True)
     d = small_drafts(services, p.name, n=1).assets[0]
     _promote(services, d.id, milestone="m1")
-    with pytest.raises(PolicyBlocked, match="final cap: 1 of 1 finals used in this milestone"):
+    with pytest.raises(PolicyBlocked, match="final cap: 1 of 1 finals used in milestone"):
         _promote(services, d.id, milestone="m1")
     _promote(services, d.id, milestone="m2")  # another milestone has its own cap
-    _promote(services, d.id)  # no milestone: no cap applies
+    # no milestone named: it counts against the current one (m2, the newest open), so the cap holds
+    with pytest.raises(PolicyBlocked, match="milestone 'm2'") as blocked:
+        _promote(services, d.id)
+    assert blocked.value.field == "final_cap"
     uc.set_policy(services, p.name, final_cap=2)
     _promote(services, d.id, milestone="m1")
     report = uc.project_report(services, p.name, "m1")

@@ -66,7 +66,9 @@ def test_report_numbers_on_a_seeded_project_match_the_hand_computation(services,
     # u1 is at the desk from the first render (61 s) to the last review (400 s): every gap < 10 min
     assert report["human_seconds"] == pytest.approx(339.0)
     assert report["cost_per_usable_asset"]["human_seconds"] == pytest.approx(339.0)
-    assert report["latency"]["tiny-draft"]["p50"] == 2.0 and report["latency"]["tiny-final"]["p95"] == 6.0
+    # latency is per output: the batch's 2 s wall time shared by its 4 drafts (none recorded its own)
+    assert report["latency"]["tiny-draft"]["p50"] == 0.5 and report["latency"]["tiny-final"]["p95"] == 6.0
+    assert report["review_seconds"] == 24.0 and report["cost_per_usable_asset"]["review_seconds"] == 24.0
     assert report["time_to_first_draft_seconds"] == 61.0
     assert report["high_credit_discard_share"] == 0.0
     assert chart.stat().st_size > 1000 and chart.read_bytes()[:4] == b"\x89PNG"

@@ -12,7 +12,9 @@ import threading
 import pytest
 
 from tierflow.config import Settings
-from tierflow.jobs.durable import enqueue, plan_from_spec, work
+from tierflow.app import service
+from tierflow.domain.specs import spec_from_dict
+from tierflow.jobs.durable import enqueue, work
 
 ray = pytest.importorskip("ray")
 
@@ -33,7 +35,7 @@ def pools(models_dir, tmp_path_factory):
 
 
 def test_jobs_render_on_the_pool_of_their_tier(services, project, pools):
-    draft_id = enqueue(services, {"stage": "draft", "project": project.name, "prompt": "a red kite", "n": 2,
+    draft_id = enqueue(services, {"op": "draft", "project": project.name, "prompt": "a red kite", "n": 2,
                                   "size": "64x64", "steps": 1})
     [drafted] = work(services, ["draft", "final"], threading.Event(), 0.05, once=True,
                      engine_for=pools.engine_for, threads=pools.threads())
@@ -44,7 +46,7 @@ def test_jobs_render_on_the_pool_of_their_tier(services, project, pools):
     assert {a.params["actor"] for a in drafts} == {"draft-0"}
     assert all(a.params["actor_pid"] != os.getpid() for a in drafts)  # rendered in the actor, stored here
 
-    final_id = enqueue(services, {"stage": "final", "asset_id": drafts[0].id, "size": "64x64", "steps": 2})
+    final_id = enqueue(services, {"op": "promote", "asset_id": drafts[0].id, "size": "64x64", "steps": 2})
     [finished] = work(services, ["draft", "final"], threading.Event(), 0.05, once=True,
                       engine_for=pools.engine_for, threads=pools.threads())
     assert finished.status == "succeeded", finished.error
@@ -54,9 +56,9 @@ def test_jobs_render_on_the_pool_of_their_tier(services, project, pools):
 
 
 def test_a_killed_actor_is_replaced_and_the_rest_of_the_batch_rendered(services, project, pools):
-    spec = {"stage": "draft", "project": project.name, "prompt": "a paper boat", "n": 3, "size": "128x128",
+    spec = {"op": "draft", "project": project.name, "prompt": "a paper boat", "n": 3, "size": "128x128",
             "steps": 10, "seed": 7}
-    plan = plan_from_spec(services, spec)
+    plan = service.plan(services, spec_from_dict(spec)).plans[0]
     engine = pools.engine_for(plan)
     slot = pools.pools["draft"].slots[0]
     stream = engine.render(plan.request)

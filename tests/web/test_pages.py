@@ -52,6 +52,9 @@ def test_asset_page_params_review_lineage_export(page, live_server, family, arti
     assert page.text_content("#params tr[data-key='prompt'] td") == HOSTILE
     assert page.text_content("#params tr[data-key='params.seeded'] td") == "true"
     assert page.get_attribute("#export", "href") == f"/api/v1/assets/{draft}/export"
+    # The Content Credentials badge: the export is signed and verified server-side.
+    page.wait_for_function("() => document.querySelector('#credentials').dataset.status === 'valid'")
+    assert page.text_content("#credentials").startswith("C2PA valid")
     page.keyboard.press("3")
     page.wait_for_function("() => document.querySelector('#review-state').textContent === 'star'")
     body = httpx.get(f"{live_server.url}/api/v1/assets/{draft}").json()

@@ -116,6 +116,18 @@ def can_override_policy(principal: Principal) -> None:
         )
 
 
+def override_for(principal: Principal, reason: str | None) -> dict[str, str] | None:
+    """The ``plan.override`` for a render request's ``override_reason`` (None: no override asked).
+
+    Every door maps its override this way: only a lead or admin may ask, and the role is the
+    principal's own, never one the client claims.
+    """
+    if reason is None or not str(reason).strip():
+        return None
+    can_override_policy(principal)
+    return principal.override(str(reason).strip())
+
+
 def can_manage_members(principal: Principal) -> None:
     """Leads and admins decide who is on a project's team."""
     if principal.role not in LEAD_ROLES:
@@ -138,3 +150,12 @@ def can_manage_tokens_of(principal: Principal, user_id: str) -> None:
     """Everyone manages their own tokens; only admins manage someone else's."""
     if principal.user_id != user_id:
         can_manage_users(principal)
+
+
+def can_maintain(principal: Principal) -> None:
+    """Only admins check and repair the whole install (fsck reads every project's assets)."""
+    if principal.role is not Role.ADMIN:
+        raise PermissionDenied(
+            f"a {principal.role.value} cannot check or repair the install",
+            field="role", fix="ask an admin (run it with an admin's TIERFLOW_TOKEN, or as the admin in the studio)",
+        )

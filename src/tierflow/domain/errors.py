@@ -7,8 +7,11 @@
     ├── BudgetExhausted       not enough credits left to reserve             (CLI exit 5, HTTP 402)
     ├── PermissionDenied      the role may not do this                       (CLI exit 6, HTTP 403)
     ├── EngineUnavailable     weights not on disk and offline, key missing   (CLI exit 7, HTTP 503)
+    │   └── EngineNotReady    refused at submit: that engine cannot run here  (CLI exit 7, HTTP 409)
     ├── EngineFailed          the engine ran and failed (safety block, ...)  (CLI exit 8, HTTP 502)
-    └── Cancelled             the user cancelled a running job               (CLI exit 9, HTTP 409)
+    ├── Cancelled             the user cancelled a running job               (CLI exit 9, HTTP 409)
+    └── BlobCorrupt           a stored file no longer matches its sha256     (CLI exit 10, HTTP 409)
+        └── BlobMissing       a stored file is gone
 
 Every message is one line a person can act on. Driver errors are translated into these at
 the storage / engine boundary (``raise NotFound(...) from e``).
@@ -85,6 +88,12 @@ class EngineUnavailable(TierflowError):
     kind = "engine_unavailable"
 
 
+class EngineNotReady(EngineUnavailable):
+    """The engine named cannot run on this install (checked before anything is queued or reserved)."""
+
+    http_status = 409
+
+
 class EngineFailed(TierflowError):
     exit_code = 8
     http_status = 502
@@ -95,3 +104,17 @@ class Cancelled(TierflowError):
     exit_code = 9
     http_status = 409
     kind = "cancelled"
+
+
+class BlobCorrupt(TierflowError):
+    """A blob's bytes no longer hash to the sha256 its asset recorded (disk fault, edited file)."""
+
+    exit_code = 10
+    http_status = 409
+    kind = "blob_corrupt"
+
+
+class BlobMissing(BlobCorrupt):
+    """An asset's blob is not in the blob store at all (moved, pruned, deleted by hand)."""
+
+    kind = "blob_missing"

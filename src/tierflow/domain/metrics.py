@@ -11,6 +11,9 @@ Input is a list of dicts, one per asset (storage builds them; nothing here reads
     reviewed_at     when the review was made                          (None: never reviewed)
     review_seconds  how long the review took                          (None: a moment)
     user_id         who made it;  reviewer_id: who reviewed it (default user_id)
+    reviews         every review of the asset, oldest first: [{"at", "seconds", "user_id"}]
+                    (when given, it replaces reviewed_at / review_seconds / reviewer_id: an
+                    asset reviewed twice took the time of both reviews)
 
 Definitions:
 
@@ -22,7 +25,11 @@ Definitions:
   included) / usable assets, and the same for human time.
 * **high-credit discard share** = of the assets whose credits are ≥ a threshold (default: the
   median credits of the project's finals), the share that was discarded.
-* **latency** per engine: p50 and p95 of ``seconds``, linear interpolation between ranks.
+* **latency** per engine: p50 and p95 of ``seconds``, linear interpolation between ranks. Storage
+  passes each output's own render time (so a batch of 8 drafts is 8 samples of one draft's time,
+  never 8 samples of the whole batch's wall time).
+* **review seconds**: the sum of every recorded review's duration; per usable asset beside
+  human time (which also counts the time at the desk between events, see below).
 * **time to first draft** = first draft's ``created_at`` − the project's ``started_at`` (if given).
 * **ratio over time**: per UTC day, cumulative drafts, finals and their ratio up to that day.
 
@@ -55,6 +62,13 @@ IDLE_CUTOFF_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
+class _Review:
+    at: datetime
+    seconds: float
+    user_id: str | None
+
+
+@dataclass(frozen=True)
 class _Record:
     stage: Stage
     review: ReviewState
@@ -62,10 +76,8 @@ class _Record:
     engine_id: str
     seconds: float | None
     created_at: datetime
-    reviewed_at: datetime | None
-    review_seconds: float | None
+    reviews: tuple[_Review, ...]
     user_id: str | None
-    reviewer_id: str | None
 
 
 @dataclass
@@ -88,7 +100,9 @@ class ProjectReport:
     time_to_first_draft_seconds: float | None
     ratio_over_time: list[dict[str, Any]]
     spend_by_tier: dict[str, float]
+    review_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    spend_over_time: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +114,7 @@ class ProjectReport:
             "usable_rate": self.usable_rate,
             "total_credits": self.total_credits,
             "human_seconds": self.human_seconds,
+            "review_seconds": self.review_seconds,
             "usable_assets": self.usable_assets,
             "cost_per_usable_asset": self.cost_per_usable_asset,
             "high_credit_threshold": self.high_credit_threshold,
@@ -108,6 +123,7 @@ class ProjectReport:
             "time_to_first_draft_seconds": self.time_to_first_draft_seconds,
             "ratio_over_time": self.ratio_over_time,
             "spend_by_tier": self.spend_by_tier,
+            "spend_over_time": self.spend_over_time,
             "warnings": list(self.warnings),
         }
 
@@ -151,10 +167,12 @@ def project_report(
 
     total_credits = _round(math.fsum(r.credits for r in records))
     human = _human_seconds(records, idle_cutoff_seconds)
+    review_total = _round(math.fsum(v.seconds for r in records for v in r.reviews))
     deliverables = sum(r.review.usable for r in records if r.stage is not Stage.DRAFT)
     cost = {
         "credits": total_credits / deliverables if deliverables else None,
         "human_seconds": human / deliverables if deliverables else None,
+        "review_seconds": review_total / deliverables if deliverables else None,
     }
 
     if high_credit_threshold is None and by_stage[Stage.FINAL]:
@@ -210,7 +228,9 @@ def project_report(
         latency=latency,
         time_to_first_draft_seconds=first_draft,
         ratio_over_time=_ratio_over_time(records),
+        spend_over_time=_spend_over_time(records),
         spend_by_tier=spend,
+        review_seconds=review_total,
         warnings=warnings,
     )
 
@@ -221,11 +241,11 @@ def _human_seconds(records: list[_Record], idle_cutoff_seconds: float) -> float:
     intervals: dict[str | None, list[tuple[float, float]]] = defaultdict(list)
     for r in records:
         events[r.user_id].append(r.created_at.timestamp())
-        if r.reviewed_at is not None:
-            end = r.reviewed_at.timestamp()
-            start = end - (r.review_seconds or 0.0)
-            events[r.reviewer_id].extend((start, end))
-            intervals[r.reviewer_id].append((start, end))
+        for v in r.reviews:
+            end = v.at.timestamp()
+            start = end - v.seconds
+            events[v.user_id].extend((start, end))
+            intervals[v.user_id].append((start, end))
     total = 0.0
     for person, times in events.items():
         times.sort()
@@ -297,6 +317,18 @@ def _ratio_over_time(records: list[_Record]) -> list[dict[str, Any]]:
     return out
 
 
+def _spend_over_time(records: list[_Record]) -> list[dict[str, Any]]:
+    """Credits per UTC day and the running total (the dashboard draws it next to the ratio)."""
+    per_day: dict[str, float] = defaultdict(float)
+    for r in records:
+        per_day[r.created_at.astimezone(UTC).date().isoformat()] += r.credits
+    out, total = [], 0.0
+    for day in sorted(per_day):
+        total += per_day[day]
+        out.append({"day": day, "credits": _round(per_day[day]), "total": _round(total)})
+    return out
+
+
 def _union_length(spans: list[tuple[float, float]]) -> float:
     total, end = 0.0, -math.inf
     for a, b in sorted(spans):
@@ -332,7 +364,22 @@ def _record(a: Mapping[str, Any], i: int) -> _Record:
     for name, value in (("credits", credits), ("seconds", seconds), ("review_seconds", review_seconds)):
         if value is not None and (not _is_number(value) or value < 0):
             raise InvalidInput(f"{value!r} is not a number ≥ 0", field=f"{where}.{name}", fix="use a number ≥ 0")
-    reviewed_at = a.get("reviewed_at")
+    if a.get("reviews") is not None:
+        reviews = []
+        for j, v in enumerate(a["reviews"]):
+            secs = v.get("seconds")
+            if secs is not None and (not _is_number(secs) or secs < 0):
+                raise InvalidInput(f"{secs!r} is not a number ≥ 0", field=f"{where}.reviews[{j}].seconds",
+                                   fix="use a number ≥ 0")
+            if v.get("at") is None:
+                raise InvalidInput("missing at", field=f"{where}.reviews[{j}].at", fix="pass when the review was made")
+            reviews.append(_Review(_when(v["at"], f"{where}.reviews[{j}].at"), float(secs or 0.0),
+                                   v.get("user_id") or a.get("user_id")))
+    elif a.get("reviewed_at") is not None:
+        reviews = [_Review(_when(a["reviewed_at"], f"{where}.reviewed_at"), float(review_seconds or 0.0),
+                           a.get("reviewer_id") or a.get("user_id"))]
+    else:
+        reviews = []
     return _Record(
         stage=stage,
         review=review,
@@ -340,10 +387,8 @@ def _record(a: Mapping[str, Any], i: int) -> _Record:
         engine_id=a.get("engine_id") or "",
         seconds=seconds,
         created_at=_when(a["created_at"], f"{where}.created_at"),
-        reviewed_at=_when(reviewed_at, f"{where}.reviewed_at") if reviewed_at is not None else None,
-        review_seconds=review_seconds,
+        reviews=tuple(reviews),
         user_id=a.get("user_id"),
-        reviewer_id=a.get("reviewer_id") or a.get("user_id"),
     )
 
 

@@ -19,9 +19,6 @@ class Stage(str, enum.Enum):
     OVERLAY = "overlay"
 
 
-FLOW: tuple[Stage, ...] = tuple(Stage)
-
-
 class Tier(str, enum.Enum):
     """Which engine pool a stage renders on."""
 
@@ -114,6 +111,33 @@ class Generation:
     finished_at: datetime | None = None
     error: str | None = None
     credits: float = 0.0
+    reservation_id: str | None = None
+    outputs: int = 0
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    spec: dict[str, Any] | None = None  # the job's stage spec (domain.specs), on a job's first row
+    queue: str | None = None  # who renders it while queued: "durable" | "inprocess"; None: run in place
+    after_id: str | None = None  # a chained step: the generation that must succeed before it runs
+
+    @property
+    def is_job(self) -> bool:
+        """A job's first row (the one `tierflow jobs` and the events follow)."""
+        return self.spec is not None and self.after_id is None
+
+    @property
+    def head_id(self) -> str:
+        """The job's first row (itself, or the row a chained step belongs to)."""
+        return str(self.params.get("chain_of") or self.id)
+
+    @property
+    def cancel_requested(self) -> bool:
+        return bool(self.params.get("cancel_requested"))
+
+    @property
+    def chain(self) -> list[str]:
+        """The generation ids of the job's plans in order (one, or e.g. an upscale then its creative pass)."""
+        return list(self.params.get("chain") or [self.id])
 
     @property
     def seconds(self) -> float | None:
@@ -146,6 +170,7 @@ class Asset:
     review: ReviewState = ReviewState.UNREVIEWED
     tags: list[str] = field(default_factory=list)
     reviewed_at: datetime | None = None
+    thumb_sha256: str | None = None  # a small WebP derived from the image (None: videos, older assets)
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape used by the CLI's ``--json`` and the REST API."""

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from tierflow.domain.models import Role
 OVERRIDE_ROLES = (Role.LEAD, Role.ADMIN)
 RULE_DRAFT_FIRST = "draft-first"
 RULE_FINAL_CAP = "final-cap"
+# How a lead lifts a block, in every door's words (the CLI flag and the REST field).
+OVERRIDE_HINT = 'a lead runs it with --override "REASON" (REST: "override_reason"; written to the audit log)'
 
 
 MAX_COUNT = 1_000_000  # draft minimums and final caps: far above any real project, inside every INTEGER
@@ -122,11 +125,16 @@ def check_final_allowed(
     *,
     finals_in_thread: int = 0,
     count: int = 1,
+    milestone: str | None = None,
+    project: str | None = None,
 ) -> list[str]:
     """Raise PolicyBlocked unless ``count`` finals may render; returns the rules an override lifted.
 
-    ``finals_in_milestone`` None means the render belongs to no milestone (no cap applies);
+    ``finals_in_milestone``: finals already counted in the milestone the render counts against
+    (the guard always resolves one: a render outside any milestone counts against the project's
+    current one, so a cap that is set always holds); None only when no milestone is known at all.
     ``finals_in_thread`` > 0 means the thread already had its first final (draft-first is past).
+    ``milestone`` and ``project`` are names for the message and the commands of the fix.
     """
     for name, value in (
         ("drafts_in_thread", drafts_in_thread),
@@ -138,28 +146,37 @@ def check_final_allowed(
     if not _is_int(count) or count < 1:
         raise InvalidInput(f"{count!r} is not a count", field="count", fix="use a whole number ≥ 1")
 
-    blocked: list[tuple[str, str, str]] = []
+    p = f" -p {shell_quote(project)}" if project else ""
+    blocked: list[tuple[str, str, str, str]] = []
     if policy.min_drafts and finals_in_thread == 0 and drafts_in_thread < policy.min_drafts:
         missing = policy.min_drafts - drafts_in_thread
         blocked.append((
-            RULE_DRAFT_FIRST,
+            RULE_DRAFT_FIRST, "min_drafts",
             f"draft-first: {drafts_in_thread} of {policy.min_drafts} drafts in this prompt thread",
-            f"draft {missing} more (`tierflow draft PROMPT -n {missing}`)",
+            f"draft {missing} more (`tierflow draft{p} PROMPT -n {missing}`)",
         ))
     if policy.final_cap is not None and finals_in_milestone is not None:
         if finals_in_milestone + count > policy.final_cap:
+            where = f"milestone {milestone!r}" if milestone else "this milestone"
             blocked.append((
-                RULE_FINAL_CAP,
-                f"final cap: {finals_in_milestone} of {policy.final_cap} finals used in this milestone"
+                RULE_FINAL_CAP, "final_cap",
+                f"final cap: {finals_in_milestone} of {policy.final_cap} finals used in {where}"
                 + (f", {count} more requested" if count > 1 else ""),
-                "start a new milestone or ask a lead to raise final_cap",
+                f"start a new milestone (`tierflow milestone create NAME{p}`) or raise the cap "
+                f"(`tierflow policy{p} --final-cap {finals_in_milestone + count}`)",
             ))
     if not blocked or override is not None:
-        return [rule for rule, _, _ in blocked]
+        return [rule for rule, _, _, _ in blocked]
     raise PolicyBlocked(
-        "; ".join(message for _, message, _ in blocked),
-        fix=" or ".join(fix for _, _, fix in blocked) + ', or a lead runs it with --override --reason "..."',
+        "; ".join(message for _, _, message, _ in blocked),
+        field=blocked[0][1],
+        fix=" or ".join(fix for _, _, _, fix in blocked) + f", or {OVERRIDE_HINT}",
     )
+
+
+def shell_quote(value: str) -> str:
+    """``value`` as one shell word, so a command shown in a message runs when pasted."""
+    return shlex.quote(value)
 
 
 def override_audit(
@@ -188,7 +205,8 @@ def check_can_edit_policy(role: Role | str) -> None:
     role = _role(role)
     if role not in OVERRIDE_ROLES:
         raise PermissionDenied(
-            f"a {role.value} cannot change project policies or budgets", field="role", fix="ask a lead or admin"
+            f"a {role.value} cannot change project caps, policies or budgets", field="role",
+            fix="ask a lead or admin to make the change"
         )
 
 

@@ -12,7 +12,7 @@ import abc
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -135,9 +135,8 @@ class Rendered:
     height: int = 0
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)  # provider model id, usage, sampler...
-    latent: Any = None  # the final latent (numpy, (1, C, h, w)) when the engine kept it
-    encoded: bytes | None = None  # the image as the provider sent it (hosted): stored as is
-    encoded_format: str = ""  # "png" | "jpg" | "webp" for ``encoded``
+    latent: Any = None  # the final latent (numpy, (1, C, h, w)) when the engine kept it (draft preview)
+    source: bytes | None = None  # a hosted provider's file as delivered (kept when it carries C2PA)
 
     def __post_init__(self) -> None:
         if self.image is not None and not self.width:
@@ -179,6 +178,21 @@ class Engine(abc.ABC):
 
     id: str
     tier: Tier
+    # Video engines: valid frame counts are frame_step·k + 1 in min_frames..max_frames (0: capabilities').
+    frame_step: int = 1
+    min_frames: int = 1
+    max_frames: int = 0
+    default_frames: int = 0
+    default_fps: int = 0  # 0: the stage's default
+
+    def models(self) -> tuple[Engine, ...]:
+        """The engines whose loaded pipelines this one renders with (itself; a composed engine: its parts).
+        The runner renders on one of them at a time (a diffusers pipeline is not thread-safe)."""
+        return (self,)
+
+    def size_for(self, image: Image.Image, long_side: int | None = None) -> tuple[int, int]:
+        """The output size for animating ``image`` (video engines fit it to their grid)."""
+        return image.size
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
@@ -235,13 +249,32 @@ class Engine(abc.ABC):
         return request
 
 
+@runtime_checkable
+class PricedEngine(Protocol):
+    """What the guard may ask an engine about its price, beyond the price table (declared, not guessed).
+
+    ``estimate_credits``: a hosted engine's own estimate for a prepared request. ``priced_parts``: an
+    engine that runs other renders (the tiled creative pass) lists them, and costs their sum.
+    """
+
+    def estimate_credits(self, request: RenderRequest) -> float: ...
+
+
+@runtime_checkable
+class ComposedEngine(Protocol):
+    def priced_parts(self, request: RenderRequest) -> list[tuple[Engine, RenderRequest]]: ...
+
+
 def check_size(width: int, height: int, caps: Capabilities, engine_id: str) -> None:
+    """Both sides within the engine's range and on its size multiple; the error states the allowed range."""
     for name, value in (("width", width), ("height", height)):
         if not caps.min_size <= value <= caps.max_size:
+            dw, dh = caps.default_size
             raise InvalidInput(
-                f"{value} px is outside what {engine_id} can render",
+                f"{width}x{height} is outside {caps.min_size}–{caps.max_size} px per side for {engine_id}",
                 field="size",
-                fix=f"use {name} between {caps.min_size} and {caps.max_size}",
+                fix=f"use sides from {caps.min_size} to {caps.max_size} in multiples of {caps.size_multiple} "
+                    f"(e.g. {dw}x{dh}, its default)",
             )
         if value % caps.size_multiple:
             raise InvalidInput(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tierflow.config import Settings
-from tierflow.domain.errors import InvalidInput
+from tierflow.domain.errors import EngineNotReady, InvalidInput
 from tierflow.domain.models import Tier
 from tierflow.engines.base import Engine, EngineInfo
 
@@ -27,6 +27,18 @@ class Registration:
     factory: EngineFactory
     kind: str  # "tiny" | "local" | "hosted"
     default: bool = False  # the tier's default among engines of this kind
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether an engine can run on this install now; when not, why and the one step that fixes it."""
+
+    runnable: bool
+    reason: str = ""
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"runnable": self.runnable, "reason": self.reason or None, "fix": self.fix or None}
 
 
 class EngineRegistry:
@@ -71,8 +83,37 @@ class EngineRegistry:
                     f"engine {engine_id!r} is a {engine.tier.value} engine", field="engine",
                     fix=f"pick a {tier.value} engine (see `tierflow engines`)",
                 )
+            self.require_available(engine_id)
             return engine
-        return self.get(self.default_id(tier))
+        default = self.default_id(tier)
+        self.require_available(default)
+        return self.get(default)
+
+    def readiness(self, engine_id: str) -> Readiness:
+        """Can ``engine_id`` run here: tiny engines always; local ones with weights on disk (or a reachable
+        hub while not offline); hosted ones with their API key."""
+        reg = self.registration(engine_id)
+        info = self.get(engine_id).describe()
+        if reg.kind == "tiny" or info.availability == "ready":
+            return Readiness(True)
+        if reg.kind == "local":
+            if info.available and not self.settings.offline and self.hub_reachable():
+                return Readiness(True)  # the weights download on first use
+            return Readiness(False, reason=f"the weights of {engine_id} are not on disk and the model hub "
+                                           f"cannot be reached",
+                             fix=f"run `tierflow models pull {engine_id}` on a machine with network")
+        if info.available:
+            return Readiness(True)
+        reason, _, fix = info.availability.partition(":")
+        return Readiness(False, reason=reason.strip() or "not available",
+                         fix=fix.strip() or "see `tierflow engines`")
+
+    def require_available(self, engine_id: str) -> None:
+        """Raise :class:`EngineNotReady` (409) naming the engine and the fix when it cannot run here."""
+        ready = self.readiness(engine_id)
+        if not ready.runnable:
+            raise EngineNotReady(f"engine {engine_id!r} cannot run here: {ready.reason}", field="engine",
+                                 fix=ready.fix)
 
     @staticmethod
     def _serves(engine: Engine, tier: Tier) -> bool:

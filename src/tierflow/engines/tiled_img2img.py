@@ -56,6 +56,9 @@ class TiledImg2ImgEngine(Engine):
                                field="creative_tile", fix="use an overlap below half the tile")
 
     # -- identity ---------------------------------------------------------------------------
+    def models(self) -> tuple[Engine, ...]:
+        return self.inner.models()
+
     def capabilities(self) -> Capabilities:
         return dataclasses.replace(self.inner.capabilities(), tasks=(TASK_IMG2IMG,), max_size=MAX_SIZE,
                                    size_multiple=1, max_batch=1)

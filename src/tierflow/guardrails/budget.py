@@ -1,9 +1,12 @@
-"""Use cases of the guardrails, one transaction each: grants, budgets, policies, reports, prompt DNA.
+"""Use cases of the guardrails, one transaction each: grants, budgets, policies, milestones, reports, DNA.
 
-Who may do what: changing a budget, a daily limit or a policy needs the lead or admin role
-(:func:`tierflow.domain.policies.check_can_edit_policy`). There are no accounts yet, so callers pass
-the role; the CLI's local user acts as lead (see :func:`local_user`). Every change is written to the
-audit log with who made it.
+Written once, below the doors: the CLI (``delivery/cli/guardrails.py``), the REST routers
+(``routers/budget.py``, ``policies.py``, ``milestones.py``, ``metrics.py``) and so the web studio
+call these functions and only map their arguments. Who may do what: changing a budget, a daily
+limit, a policy or a milestone's state needs the lead or admin role
+(:func:`tierflow.domain.policies.check_can_edit_policy`); callers pass the acting user's id and
+role (the CLI's local user acts as lead, see :func:`local_user`; REST passes the signed-in
+principal's). Every change is written to the audit log with who made it and why.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from tierflow.domain.dna import prompt_dna as score_dna
 from tierflow.domain.dna import suggest_prompt
 from tierflow.domain.errors import InvalidInput
@@ -24,11 +25,13 @@ from tierflow.domain.metrics import ProjectReport, render_chart
 from tierflow.domain.metrics import project_report as compute_report
 from tierflow.domain.models import ReviewState, Role, Stage
 from tierflow.domain.policies import ProjectPolicy, check_can_edit_policy
-from tierflow.guardrails.ledger_repo import LedgerRepo
-from tierflow.guardrails.policy_repo import PolicyRepo, policy_of
-from tierflow.storage.clock import aware, now
+from tierflow.domain.models import Project
+from tierflow.storage.ledger_repo import LedgerRepo
+from tierflow.storage.metrics_repo import prompts_and_reviews, report_records
+from tierflow.storage.milestones_repo import MilestonesRepo
+from tierflow.storage.policy_repo import PolicyRepo, policy_of
 from tierflow.storage.projects_repo import ProjectsRepo
-from tierflow.storage.tables import AssetRow, GenerationRow, ProjectRow, ReviewRow
+from tierflow.storage.clock import now
 
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
@@ -55,7 +58,7 @@ def check_credits(value: Any, field: str, *, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def _scope_key(s, project: ProjectRow, scope: str | None, milestone: str | None) -> ScopeKey:
+def _scope_key(s, project: Project, scope: str | None, milestone: str | None) -> ScopeKey:
     scope = scope or ("milestone" if milestone else "project")
     if scope not in SCOPES:
         raise InvalidInput(f"unknown budget scope {scope!r}", field="scope", fix=f"use one of {', '.join(SCOPES)}")
@@ -71,7 +74,7 @@ def _scope_key(s, project: ProjectRow, scope: str | None, milestone: str | None)
     return ScopeKey(Scope.PROJECT, project.id)
 
 
-def grant_in_session(s, project: ProjectRow, amount: float, *, scope: str | None = None, milestone: str | None = None,
+def grant_in_session(s, project: Project, amount: float, *, scope: str | None = None, milestone: str | None = None,
                      user_id: str | None = None, role: Role | str = Role.LEAD, note: str = "") -> ScopeKey:
     """Grant credits inside the caller's transaction (``project create --budget`` uses it)."""
     check_can_edit_policy(role)
@@ -87,7 +90,7 @@ def grant(services: Services, project: str, amount: float, *, scope: str | None 
           user_id: str | None = None, role: Role | str = Role.LEAD, note: str = "") -> dict[str, Any]:
     """Add ``amount`` credits to the project's, its workspace's or a milestone's budget; returns the balance."""
     with services.db.transaction() as s:
-        row = ProjectsRepo(s).row(project)
+        row = ProjectsRepo(s).get(project)
         grant_in_session(s, row, amount, scope=scope, milestone=milestone, user_id=user_id, role=role, note=note)
     return budget_status(services, project, scope=scope, milestone=milestone)
 
@@ -99,7 +102,7 @@ def set_daily_limit(services: Services, project: str, user: str, limit: float | 
     if limit is not None:
         limit = check_credits(limit, "daily_limit", allow_zero=True)
     with services.db.transaction() as s:
-        row = ProjectsRepo(s).row(project)
+        row = ProjectsRepo(s).get(project)
         PolicyRepo(s).set_daily_limit(user, limit, project_id=row.id, set_by=user_id)
     return budget_status(services, project, user=user)
 
@@ -108,7 +111,7 @@ def budget_status(services: Services, project: str, *, scope: str | None = None,
                   user: str | None = None) -> dict[str, Any]:
     """``{"granted", "reserved", "spent", "remaining", "unlimited", "warnings"}`` of one scope, and all of them."""
     with services.db.read() as s:
-        row = ProjectsRepo(s).row(project)
+        row = ProjectsRepo(s).get(project)
         policy = policy_of(row)
         repo = LedgerRepo(s)
         if user is not None:
@@ -132,6 +135,7 @@ def budget_status(services: Services, project: str, *, scope: str | None = None,
         "unlimited": chosen.unlimited,
         "warnings": warnings,
         "scopes": status.get("balances", []),
+        "milestone": status.get("milestone"),
     }
 
 
@@ -140,7 +144,8 @@ def set_policy(services: Services, project: str, *, min_drafts: int | None = Non
                user_id: str | None = None, reason: str = "") -> dict[str, Any]:
     """Change a project's policy (only the settings given; ``final_cap=None`` removes the cap)."""
     with services.db.transaction() as s:
-        row = ProjectsRepo(s).row(project)
+        projects = ProjectsRepo(s)
+        row = projects.get(project)
         before = policy_of(row)
         changes: dict[str, Any] = {}
         if min_drafts is not None:
@@ -152,59 +157,79 @@ def set_policy(services: Services, project: str, *, min_drafts: int | None = Non
         after = ProjectPolicy.from_dict({**before.to_dict(), **changes})  # validates every value
         if changes:
             check_can_edit_policy(role)
-            row.min_drafts, row.final_cap = after.min_drafts, after.final_cap
-            row.low_credit_threshold = after.low_credit_threshold
+            projects.set_policy(row.id, after)
             PolicyRepo(s).audit("policy.change", project_id=row.id, user_id=user_id, reason=reason,
                                 detail={"before": before.to_dict(), "after": after.to_dict()})
-        return {"project": row.name, "policy": after.to_dict(), "changed": sorted(changes)}
+        counted = (services.guard.status(s, row.id) or {}).get("milestone")
+        return {"project": row.name, "policy": after.to_dict(), "changed": sorted(changes), "milestone": counted}
+
+
+def policy_status(services: Services, project: str) -> dict[str, Any]:
+    """The project's policy and the milestone its finals count against now (nothing changes)."""
+    with services.db.read() as s:
+        row = ProjectsRepo(s).get(project)
+        counted = (services.guard.status(s, row.id) or {}).get("milestone")
+    return {"project": row.name, "policy": policy_of(row).to_dict(), "changed": [], "milestone": counted}
 
 
 def audit_log(services: Services, project: str) -> list[dict[str, Any]]:
     """The project's audit lines, oldest first."""
     with services.db.read() as s:
-        row = ProjectsRepo(s).row(project)
+        row = ProjectsRepo(s).get(project)
         return [r.to_dict() for r in PolicyRepo(s).audit_log(row.id)]
 
 
-def report_assets(s, project_id: str, milestone_id: str | None = None) -> list[dict[str, Any]]:
-    """One dict per asset for :func:`tierflow.domain.metrics.project_report`, read from the database.
+def ledger_entries(services: Services, project: str, *, limit: int = 500) -> dict[str, Any]:
+    """The project's and its milestones' ledger entries, newest first."""
+    with services.db.read() as s:
+        row = ProjectsRepo(s).get(project)
+        entries = LedgerRepo(s).project_entries(row.id, limit=limit)
+    return {"project": row.name, "entries": [e.to_dict() for e in entries]}
 
-    credits: what the provider reported for the output, else the generation's committed credits
-    shared by its outputs; seconds: the generation's wall time (finished − started); review: the
-    latest review row's time and reviewer.
-    """
-    q = (select(AssetRow, GenerationRow).join(GenerationRow, AssetRow.generation_id == GenerationRow.id)
-         .where(AssetRow.project_id == project_id).order_by(AssetRow.created_at))
-    if milestone_id is not None:
-        q = q.where(GenerationRow.milestone_id == milestone_id)
-    pairs = list(s.execute(q).tuples())
-    latest: dict[str, ReviewRow] = {}
-    if pairs:
-        reviews = s.scalars(select(ReviewRow).where(ReviewRow.asset_id.in_([a.id for a, _ in pairs]))
-                            .order_by(ReviewRow.created_at))
-        latest = {r.asset_id: r for r in reviews}
-    out = []
-    for asset, gen in pairs:
-        reported = (asset.params or {}).get("credits")
-        if isinstance(reported, (int, float)) and not isinstance(reported, bool) and reported >= 0:
-            credits = float(reported)
-        else:
-            credits = (gen.credits or 0.0) / max(gen.outputs or 1, 1)
-        started, finished = aware(gen.started_at), aware(gen.finished_at)
-        review = latest.get(asset.id)
-        out.append({
-            "stage": asset.stage,
-            "created_at": aware(asset.created_at),
-            "review": asset.review,
-            "credits": round(credits, 6),
-            "engine_id": asset.engine_id,
-            "seconds": (finished - started).total_seconds() if started and finished else None,
-            "reviewed_at": aware(review.created_at) if review else aware(asset.reviewed_at),
-            "review_seconds": review.seconds if review else None,
-            "user_id": gen.user_id,
-            "reviewer_id": review.user_id if review else None,
-        })
-    return out
+
+# -- milestones ---------------------------------------------------------------------------
+def _milestone_dict(m, closed: set[str], current_id: str | None) -> dict[str, Any]:
+    return {"id": m.id, "name": m.name, "created_at": m.created_at.isoformat(),
+            "due": m.due.isoformat() if m.due else None, "closed": m.id in closed, "current": m.id == current_id}
+
+
+def list_milestones(services: Services, project: str) -> dict[str, Any]:
+    """The project's milestones, oldest first, each open or closed; ``current`` is the one renders count against."""
+    with services.db.read() as s:
+        row = ProjectsRepo(s).get(project)
+        repo = MilestonesRepo(s)
+        closed, current = repo.closed_ids(row.id), repo.current(row.id)
+        listed = [_milestone_dict(m, closed, current.id if current else None) for m in repo.list(row.id)]
+    return {"project": row.name, "milestones": listed, "current": current.name if current else None}
+
+
+def create_milestone(services: Services, project: str, name: str, *, user_id: str | None = None) -> dict[str, Any]:
+    """Add a milestone (any role that may render in the project); it becomes the current one."""
+    with services.db.transaction() as s:
+        row = ProjectsRepo(s).get(project)
+        m = MilestonesRepo(s).create(row.id, name)
+        PolicyRepo(s).audit("milestone.create", project_id=row.id, user_id=user_id,
+                            detail={"milestone_id": m.id, "name": m.name})
+    return {"project": row.name, "milestone": _milestone_dict(m, set(), m.id)}
+
+
+def close_milestone(services: Services, project: str, milestone: str, *, closed: bool = True,
+                    user_id: str | None = None, role: Role | str = Role.LEAD, reason: str = "") -> dict[str, Any]:
+    """Close (or reopen) a milestone: renders then count against the next open one (audited)."""
+    check_can_edit_policy(role)
+    with services.db.transaction() as s:
+        row = ProjectsRepo(s).get(project)
+        repo = MilestonesRepo(s)
+        m = repo.set_closed(row.id, milestone, closed, user_id=user_id, reason=reason)
+        current = repo.current(row.id)
+        return {"project": row.name, "milestone": _milestone_dict(m, repo.closed_ids(row.id),
+                                                                  current.id if current else None)}
+
+
+# -- metrics --------------------------------------------------------------------------------
+def report_assets(s, project_id: str, milestone_id: str | None = None) -> list[dict[str, Any]]:
+    """The metrics records of a project (see :mod:`tierflow.storage.metrics_repo`)."""
+    return report_records(s, project_id, milestone_id)
 
 
 def project_report(services: Services, project: str, milestone: str | None = None, *,
@@ -214,11 +239,10 @@ def project_report(services: Services, project: str, milestone: str | None = Non
         raise InvalidInput(f"{Path(chart).name!r} is not a .png file", field="chart", fix="pass a path ending in .png")
     with services.db.read() as s:
         repo = ProjectsRepo(s)
-        row = repo.row(project)
+        row = repo.get(project)
         ms_id = repo.milestone(row.id, milestone).id if milestone else None
-        assets = report_assets(s, row.id, ms_id)
-        started = aware(row.created_at)
-    report = compute_report(assets, started_at=started)
+        assets = report_records(s, row.id, ms_id)
+    report = compute_report(assets, started_at=row.created_at)
     if chart is not None:
         render_chart(report, chart)
     return report
@@ -227,9 +251,8 @@ def project_report(services: Services, project: str, milestone: str | None = Non
 def prompt_dna(services: Services, project: str, *, top: int = 10) -> dict[str, Any]:
     """Terms of kept drafts against discarded ones, and a final prompt built from them."""
     with services.db.read() as s:
-        row = ProjectsRepo(s).row(project)
-        drafts = list(s.execute(select(AssetRow.prompt_text, AssetRow.review).where(
-            AssetRow.project_id == row.id, AssetRow.stage == Stage.DRAFT.value)).tuples())
+        row = ProjectsRepo(s).get(project)
+        drafts = prompts_and_reviews(s, row.id, Stage.DRAFT)
     kept = [p for p, r in drafts if ReviewState(r).usable]
     discarded = [p for p, r in drafts if r == ReviewState.DISCARD.value]
     dna = score_dna(kept, discarded, top)

@@ -30,20 +30,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tierflow.domain import ledger
-from tierflow.domain.errors import BudgetExhausted, InvalidInput, PolicyBlocked
+from tierflow.domain.errors import BudgetExhausted, InvalidInput, NotFound, PolicyBlocked
 from tierflow.domain.ledger import EPSILON, Balance, EntryKind, LedgerEntry, Scope, ScopeKey
-from tierflow.domain.models import Stage, Tier
-from tierflow.domain.policies import Override, check_final_allowed, override_audit
+from tierflow.domain.models import Milestone, Project, Stage, Tier
+from tierflow.domain.policies import Override, check_final_allowed, override_audit, shell_quote
 from tierflow.domain.pricing import CREDIT_DIGITS, DEFAULT_PRICES, IMAGE_TASKS, UPSCALE_TASK, VIDEO_TASK, PriceTable
-from tierflow.guardrails.ledger_repo import LedgerRepo
-from tierflow.guardrails.policy_repo import PolicyRepo, policy_of
 from tierflow.stages.guard import Reservation
+from tierflow.storage.charges_repo import ChargesRepo
 from tierflow.storage.clock import now
-from tierflow.storage.tables import AssetRow, GenerationRow, MilestoneRow, ProjectRow
+from tierflow.storage.ledger_repo import LedgerRepo
+from tierflow.storage.milestones_repo import MilestonesRepo
+from tierflow.storage.policy_repo import PolicyRepo, policy_of
 
 if TYPE_CHECKING:
     from tierflow.engines.base import Engine, RenderRequest
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRICES_FILE = "prices.json"
-_DOMAIN_OVERRIDE_HINT = '--override --reason "..."'
-_CLI_OVERRIDE_HINT = '--override "REASON" (lead only; written to the audit log)'
 
 
 def load_prices(home: Path | None = None) -> PriceTable:
@@ -153,10 +151,11 @@ class LedgerGuard:
         """Check policies and budgets and reserve ``credits`` in the caller's transaction, or raise."""
         repo, policies = LedgerRepo(session), PolicyRepo(session)
         project = repo.lock(plan.project_id)
+        milestone = _milestone(session, project, plan, generation_id)
         if Stage(plan.stage) is Stage.FINAL:
-            self._check_final(policies, project, plan, generation_id)
+            self._check_final(policies, project, plan, generation_id, milestone)
         t = now()
-        keys = _scopes(project, plan.milestone_id)
+        keys = _scopes(project, milestone.id if milestone else None)
         limits: dict[ScopeKey, float] = {}
         if plan.user_id:
             user_key = ScopeKey.user_day(plan.user_id, t)
@@ -165,7 +164,7 @@ class LedgerGuard:
             if limit is not None:
                 limits[user_key] = limit
         balances = repo.balances(keys, limits)
-        _check_can_reserve(balances, credits, project)
+        _check_can_reserve(balances, credits, project, milestone)
         entries = ledger.reserve(keys, float(credits), generation_id=generation_id, user_id=plan.user_id, now=t,
                                  note=f"{Stage(plan.stage).value} on {plan.engine.id}")
         repo.append(entries)
@@ -187,7 +186,7 @@ class LedgerGuard:
         reserves = [e for e in entries if e.kind is EntryKind.RESERVE]
         reserved = max(e.amount for e in reserves)
         generation_id = reserves[0].generation_id
-        reported = _reported_credits(session, generation_id)
+        reported = ChargesRepo(session).reported_credits(generation_id) if generation_id else None
         charge = max(0.0, float(spent if reported is None else reported))
         repo.append(ledger.commit(entries, min(charge, reserved), note="render finished"))
         if charge > reserved + EPSILON:
@@ -199,9 +198,7 @@ class LedgerGuard:
             repo.append(more)
             repo.append(ledger.commit(more, extra, note="provider usage above the quote"))
         if reported is not None and generation_id:
-            row = session.get(GenerationRow, generation_id)
-            if row is not None:
-                row.credits = round(charge, CREDIT_DIGITS)
+            ChargesRepo(session).set_charged(generation_id, charge)
 
     def refund(self, session: Session, plan: RenderPlan, reservation: Reservation) -> None:
         """Release the whole reservation (the render failed or was cancelled with no output)."""
@@ -229,7 +226,7 @@ class LedgerGuard:
         for rid in repo.open_reservation_ids():
             entries = repo.for_reservation(rid)
             gen_id = next((e.generation_id for e in entries if e.generation_id), None)
-            status = session.scalar(select(GenerationRow.status).where(GenerationRow.id == gen_id)) if gen_id else None
+            status = ChargesRepo(session).status(gen_id) if gen_id else None
             if status in ("queued", "running"):
                 continue
             if self.refund_reservation(session, rid, note="the render's job is gone; credits released"):
@@ -237,40 +234,78 @@ class LedgerGuard:
         return refunded
 
     def status(self, session: Session, project_id: str) -> dict[str, Any]:
-        """The project's balances (workspace, project, its milestones), policy and low-credit warnings."""
-        project = session.get(ProjectRow, project_id)
-        if project is None:
+        """Balances (workspace, project, its milestones), policy, warnings, and the current milestone.
+
+        ``milestone``: the milestone a render that names none counts against now, with its finals
+        and the cap (None before the project's first final made the implicit one).
+        """
+        try:
+            project = LedgerRepo(session).project(project_id)
+        except NotFound:
             return {}
         policy = policy_of(project)
-        milestones = list(session.scalars(select(MilestoneRow.id).where(MilestoneRow.project_id == project_id)))
-        keys = _scopes(project, None) + [ScopeKey(Scope.MILESTONE, m) for m in milestones]
+        milestones = MilestonesRepo(session)
+        listed = milestones.list(project_id)
+        keys = _scopes(project, None) + [ScopeKey(Scope.MILESTONE, m.id) for m in listed]
         balances = LedgerRepo(session).balances(keys)
         warnings = [w for b in balances for w in ledger.warnings_for(b, policy.low_credit_threshold)]
-        return {"policy": policy.to_dict(), "balances": [b.to_dict() for b in balances], "warnings": warnings}
+        current = milestones.current(project_id)
+        counted = None
+        if current is not None:
+            counted = {"id": current.id, "name": current.name, "final_cap": policy.final_cap,
+                       "finals": PolicyRepo(session).finals_in_milestone(current.id)}
+        return {"policy": policy.to_dict(), "balances": [b.to_dict() for b in balances], "warnings": warnings,
+                "milestone": counted}
 
     # -- policies ---------------------------------------------------------------------------
-    def _check_final(self, policies: PolicyRepo, project: ProjectRow, plan: RenderPlan, generation_id: str) -> None:
+    def _check_final(self, policies: PolicyRepo, project: Project, plan: RenderPlan, generation_id: str,
+                     milestone: Milestone | None) -> None:
         policy = policy_of(project)
         drafts = policies.drafts_in_thread(plan.prompt_id) if plan.prompt_id else 0
         finals_thread = (policies.finals_in_thread(plan.prompt_id, exclude_generation=generation_id)
                          if plan.prompt_id else 0)
-        finals_ms = (policies.finals_in_milestone(plan.milestone_id, exclude_generation=generation_id)
-                     if plan.milestone_id else None)
+        finals_ms = (policies.finals_in_milestone(milestone.id, exclude_generation=generation_id)
+                     if milestone is not None else None)
         count = max(1, len(plan.request.seeds))
-        counts = {"drafts_in_thread": drafts, "finals_in_thread": finals_thread, "finals_in_milestone": finals_ms}
+        counts = {"drafts_in_thread": drafts, "finals_in_thread": finals_thread, "finals_in_milestone": finals_ms,
+                  "milestone": milestone.name if milestone else None}
+        names = {"milestone": milestone.name if milestone else None, "project": project.name}
         try:
-            check_final_allowed(policy, drafts, finals_ms, None, finals_in_thread=finals_thread, count=count)
+            check_final_allowed(policy, drafts, finals_ms, None, finals_in_thread=finals_thread, count=count, **names)
             return
-        except PolicyBlocked as blocked:
+        except PolicyBlocked:
             override = to_override(plan.override)
             if override is None:
-                fix = (blocked.fix or "").replace(_DOMAIN_OVERRIDE_HINT, _CLI_OVERRIDE_HINT)
-                raise PolicyBlocked(blocked.message, field=blocked.field, fix=fix) from None
-        rules = check_final_allowed(policy, drafts, finals_ms, override, finals_in_thread=finals_thread, count=count)
+                raise
+        rules = check_final_allowed(policy, drafts, finals_ms, override, finals_in_thread=finals_thread, count=count,
+                                    **names)
         policies.write_audit(override_audit(
             override, rules, project_id=project.id, target_id=generation_id,
             details={**counts, "policy": policy.to_dict(), "stage": Stage.FINAL.value, "engine_id": plan.engine.id},
         ))
+
+
+def _milestone(session: Session, project: Project, plan: RenderPlan, generation_id: str) -> Milestone | None:
+    """The milestone the render counts against, recorded on its generation row and in its outputs' params.
+
+    A named milestone must be open; a render that names none counts against the project's current
+    milestone, and a final gets the implicit one when none is open (so a set cap always holds).
+    """
+    repo = MilestonesRepo(session)
+    if plan.milestone_id:
+        milestone = repo.get(project.id, plan.milestone_id)
+        if milestone.id in repo.closed_ids(project.id):
+            raise PolicyBlocked(f"milestone {milestone.name!r} is closed", field="milestone",
+                                fix=f"render into an open milestone or create one "
+                                    f"(`tierflow milestone create NAME -p {shell_quote(project.name)}`)")
+    else:
+        milestone = repo.current(project.id, create=Stage(plan.stage) is Stage.FINAL)
+    if milestone is not None:
+        repo.assign(generation_id, milestone)
+        # For the outputs' params; plan.milestone_id stays as asked: an admission may be a dry run
+        # that is rolled back (the implicit milestone with it), and the real one resolves it again.
+        plan.params = {**plan.params, "milestone": {"id": milestone.id, "name": milestone.name}}
+    return milestone
 
 
 def to_override(value: Any) -> Override | None:
@@ -285,39 +320,39 @@ def to_override(value: Any) -> Override | None:
                     role=value.get("role") or "designer", reason=value.get("reason") or "")
 
 
-def _scopes(project: ProjectRow, milestone_id: str | None) -> list[ScopeKey]:
+def _scopes(project: Project, milestone_id: str | None) -> list[ScopeKey]:
     keys = [ScopeKey(Scope.WORKSPACE, project.workspace_id), ScopeKey(Scope.PROJECT, project.id)]
     if milestone_id:
         keys.append(ScopeKey(Scope.MILESTONE, milestone_id))
     return keys
 
 
-def _check_can_reserve(balances: list[Balance], credits: float, project: ProjectRow) -> None:
+def _check_can_reserve(balances: list[Balance], credits: float, project: Project,
+                       milestone: Milestone | None = None) -> None:
     try:
         ledger.check_can_reserve(balances, credits)
     except BudgetExhausted as e:
         short = min((b for b in balances if not b.unlimited and credits > b.remaining + EPSILON),
                     key=lambda b: b.remaining)
+        name = shell_quote(project.name)
         how = {
-            Scope.WORKSPACE: f"`tierflow budget -p {project.name} --workspace --grant N`",
-            Scope.PROJECT: f"`tierflow budget -p {project.name} --grant N`",
-            Scope.MILESTONE: f"`tierflow budget -p {project.name} --milestone M --grant N`",
+            Scope.WORKSPACE: f"`tierflow budget -p {name} --workspace --grant N`",
+            Scope.PROJECT: f"`tierflow budget -p {name} --grant N`",
+            Scope.MILESTONE: f"`tierflow budget -p {name} --milestone "
+                             f"{shell_quote(milestone.name) if milestone else 'M'} --grant N`",
         }.get(short.scope)
         fix = f"{e.fix}: {how}" if how else e.fix
-        raise BudgetExhausted(e.message, field=e.field, fix=fix) from None
+        # Name the scope as people know it: the project and milestone by name, not by internal id.
+        label = {project.id: f"{project.name!r}"}
+        if milestone is not None:
+            label[milestone.id] = f"{milestone.name!r} of {project.name!r}"
+        message = e.message
+        if short.scope_id in label:
+            message = message.replace(f"{short.scope.value} {short.scope_id}",
+                                      f"{short.scope.value} {label[short.scope_id]}", 1)
+        raise BudgetExhausted(message, field=e.field, fix=fix) from None
 
 
 def _is_open(entries: list[LedgerEntry]) -> bool:
     kinds = {e.kind for e in entries}
     return EntryKind.RESERVE in kinds and not kinds & {EntryKind.COMMIT, EntryKind.REFUND}
-
-
-def _reported_credits(session: Session, generation_id: str | None) -> float | None:
-    """Σ credits the provider reported for the generation's outputs, or None if any output has none."""
-    if not generation_id:
-        return None
-    params = list(session.scalars(select(AssetRow.params).where(AssetRow.generation_id == generation_id)))
-    values = [(p or {}).get("credits") for p in params]
-    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in values):
-        return None
-    return round(sum(values), CREDIT_DIGITS)

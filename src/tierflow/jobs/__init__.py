@@ -1,5 +1,5 @@
 """Running render plans as background jobs (in-process threads; Ray pools live in tierflow.scale)."""
 
-from tierflow.jobs.inprocess import Job, JobEvent, JobQueue, check_admission
+from tierflow.jobs.inprocess import Job, JobEvent, JobQueue
 
-__all__ = ["Job", "JobEvent", "JobQueue", "check_admission"]
+__all__ = ["Job", "JobEvent", "JobQueue"]

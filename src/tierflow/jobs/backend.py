@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tierflow.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
     from tierflow.domain.models import Asset, JobStatus
+    from tierflow.domain.specs import StageSpec
     from tierflow.jobs.inprocess import JobEvent
-    from tierflow.stages.runner import RenderPlan
 
 MODES = ("inprocess", "durable")
 
@@ -31,17 +31,21 @@ class LiveJob(Protocol):
     status: JobStatus
     assets: list[Asset]
     error: dict[str, Any] | None
+    warnings: list[str]
+    credits: float
 
     @property
     def done(self) -> bool: ...
 
     def events_from(self, index: int = 0) -> list[JobEvent]: ...
 
+    def live_progress(self) -> dict[str, Any] | None: ...
+
     def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]: ...
 
 
 class JobBackend(Protocol):
-    def submit(self, plan: RenderPlan) -> LiveJob: ...
+    def submit(self, spec: StageSpec) -> LiveJob: ...
 
     def get(self, job_id: str) -> LiveJob: ...
 

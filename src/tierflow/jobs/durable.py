@@ -1,20 +1,21 @@
 """Durable render jobs: queued in the database, claimed by worker processes under a lease.
 
-    enqueue      validate → plan → QUEUED generation row + credit reservation (one transaction);
-                 the row's params["job"] holds everything a worker needs to rebuild the plan
-    claim        the oldest QUEUED job of the worker's tiers → RUNNING, lease owner and expiry,
-                 attempts + 1 (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the
+    submit       app.service.submit(spec, queue="durable"): QUEUED generation row(s) + credit
+                 reservation in one transaction; the first row carries the typed spec (``spec``)
+    claim        the oldest QUEUED durable job of the worker's tiers → RUNNING, lease owner and
+                 expiry, attempts + 1 (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the
                  BEGIN IMMEDIATE of every write transaction serialises claimers)
-    run_claimed  rebuild the plan → the one stage shape (run_plan) onto the same row, while a
-                 heartbeat thread extends the lease; outputs an earlier attempt stored are kept
+    run_claimed  app.service.run_job: the spec planned again → the one stage shape onto the same
+                 rows, while a heartbeat thread extends the lease; outputs an earlier attempt
+                 stored are kept
     requeue_expired  a lease that ran out (worker killed) → QUEUED again, or FAILED and refunded
                  after ``max_attempts``; stored outputs are complete assets and are never deleted
-    cancel       a QUEUED job → CANCELLED and refunded now; a RUNNING one gets a cancel request
-                 (params["cancel_requested"]) that its worker's heartbeat turns into the engine's
-                 cancel at the next step
+    cancel       app.service.cancel: a QUEUED job → CANCELLED and refunded now; a RUNNING one gets
+                 a cancel request that its worker's heartbeat turns into the engine's cancel
 
-The database is the source of truth for jobs and credits; a worker holds nothing that a crash
-could lose except the render in progress.
+Every stage can be queued (the stage table, :data:`tierflow.domain.specs.STAGES`); a worker takes
+the jobs of its ``--tiers``. The database is the source of truth for jobs and credits; a worker
+holds nothing that a crash could lose except the render in progress.
 """
 
 from __future__ import annotations
@@ -23,30 +24,29 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-
+from tierflow.app import service
 from tierflow.domain.errors import InvalidInput, NotFound, TierflowError
-from tierflow.domain.models import JobStatus, Stage, Tier
+from tierflow.domain.models import JobStatus
+from tierflow.domain.specs import STAGES, StageSpec, spec_from_dict
 from tierflow.stages.recovery import _owner_alive, process_owner
 from tierflow.storage.assets_repo import AssetsRepo
-from tierflow.storage.clock import aware, now
-from tierflow.storage.generations_repo import GenerationsRepo
-from tierflow.storage.tables import AssetRow, GenerationRow
+from tierflow.storage.clock import now
+from tierflow.storage.generations_repo import DURABLE, GenerationsRepo, lease_over
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.engines.base import Engine
-    from tierflow.stages.runner import EventSink, RenderPlan, StageResult
+    from tierflow.app.ports import Services
+    from tierflow.stages.runner import EventSink, StageResult
 
 log = logging.getLogger(__name__)
 
-QUEUEABLE = {Stage.DRAFT.value: Tier.DRAFT.value, Stage.FINAL.value: Tier.FINAL.value}
-DRAFT_OPTIONS = ("project", "prompt", "n", "seed", "size", "engine", "steps", "negative", "milestone", "user_id")
-FINAL_OPTIONS = ("asset_id", "prompt", "strength", "engine", "size", "steps", "milestone", "user_id")
-EngineFor = Callable[["RenderPlan"], "Engine"]
+# stage (as recorded on the rows) → the tier whose workers take it, from the one stage table
+QUEUEABLE: dict[str, str] = {}
+for _d in STAGES:
+    QUEUEABLE.setdefault(_d.stage.value, _d.tier.value)
+TIERS: tuple[str, ...] = tuple(dict.fromkeys(QUEUEABLE.values()))
+EngineFor = service.EngineFor
 
 
 @dataclass(frozen=True)
@@ -78,81 +78,21 @@ class JobOutcome:
 
 
 # -- enqueue --------------------------------------------------------------------------------
-def plan_from_spec(services: Services, spec: dict[str, Any]) -> RenderPlan:
-    """Validate a job spec (``{"stage": "draft" | "final", ...options}``) and build its plan."""
-    from tierflow.stages.draft import plan_draft
-    from tierflow.stages.promote import plan_promote
-
-    stage = spec.get("stage")
-    allowed = {Stage.DRAFT.value: DRAFT_OPTIONS, Stage.FINAL.value: FINAL_OPTIONS}.get(stage)
-    if allowed is None:
-        raise InvalidInput(f"{stage!r} cannot be queued", field="stage", fix="queue a 'draft' or 'final' job")
-    options = {k: v for k, v in spec.items() if k != "stage" and v is not None}
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"unknown option(s) {', '.join(unknown)} for a {stage} job", field=unknown[0],
-                           fix=f"use only: {', '.join(allowed)}")
-    if stage == Stage.DRAFT.value:
-        for key in ("project", "prompt"):
-            if key not in options:
-                raise InvalidInput(f"a draft job needs {key!r}", field=key, fix=f"pass {key}")
-        return plan_draft(services, options.pop("project"), options.pop("prompt"), **options)
-    if "asset_id" not in options:
-        raise InvalidInput("a final job needs 'asset_id'", field="asset_id", fix="pass the kept draft's asset id")
-    return plan_promote(services, options.pop("asset_id"), **options)
-
-
-def resolved_spec(plan: RenderPlan) -> dict[str, Any]:
-    """The spec that rebuilds exactly ``plan``: defaults filled in, the random base seed fixed."""
-    r = plan.request
-    common = {"engine": plan.engine.id, "size": f"{r.width}x{r.height}", "steps": r.steps,
-              "milestone": plan.milestone_id, "user_id": plan.user_id, "prompt": r.prompt}
-    if plan.stage is Stage.DRAFT:
-        return {"stage": "draft", "project": plan.project_id, "n": plan.params["n"],
-                "seed": plan.params["base_seed"], "negative": r.negative_prompt, **common}
-    return {"stage": "final", "asset_id": plan.parent_ids[0], "strength": r.strength, **common}
-
-
-def enqueue(services: Services, plan_spec: dict[str, Any]) -> str:
-    """Validate, price and queue a job; its credits are reserved now, with the row. Returns its generation id."""
-    return enqueue_plan(services, plan_from_spec(services, plan_spec))
-
-
-def queueable(plan: RenderPlan) -> bool:
-    """Whether ``plan``'s stage can be queued as a durable job (drafts and finals)."""
-    return plan.stage.value in QUEUEABLE
-
-
-def enqueue_plan(services: Services, plan: RenderPlan) -> str:
-    """Queue an already validated draft or final plan (the guard admits it now, with its override)."""
-    if not queueable(plan):
-        raise InvalidInput(f"{plan.stage.value!r} cannot be queued", field="stage",
-                           fix="queue a 'draft' or 'final' job; other stages render in the studio or the CLI")
-    spec = resolved_spec(plan)
-    info = plan.engine.describe().to_dict()
-    info.pop("description", None)
-    credits = services.guard.quote(plan)
-    params = {**plan.request.params(), **plan.params, "engine": info, "job": spec}
-    with services.db.transaction() as s:
-        repo = GenerationsRepo(s)
-        gen = repo.create(project_id=plan.project_id, stage=plan.stage, engine_id=plan.engine.id, params=params,
-                          prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id,
-                          status=JobStatus.QUEUED, credits=credits)
-        reservation = services.guard.admit(s, plan, credits, gen.id)
-        repo.row(gen.id).reservation_id = reservation.id
-    return gen.id
+def enqueue(services: Services, spec: StageSpec | dict[str, Any]) -> str:
+    """Validate, price and queue a job (a spec, or its ``to_dict()``); credits are reserved now. Returns its id."""
+    typed = spec_from_dict(spec) if isinstance(spec, dict) else spec
+    return service.submit(services, typed, queue=DURABLE).job_id
 
 
 # -- claim and lease ------------------------------------------------------------------------
 def check_tiers(tiers: Iterable[str]) -> list[str]:
     out = []
     for tier in tiers:
-        if tier not in QUEUEABLE.values():
-            raise InvalidInput(f"{tier!r} is not a queued tier", field="tiers",
-                               fix=f"use {', '.join(sorted(QUEUEABLE.values()))}")
+        if tier not in TIERS:
+            raise InvalidInput(f"{tier!r} is not a queued tier", field="tiers", fix=f"use {', '.join(TIERS)}")
         out.append(tier)
     if not out:
-        raise InvalidInput("no tiers given", field="tiers", fix="pass --tiers draft,final")
+        raise InvalidInput("no tiers given", field="tiers", fix=f"pass --tiers {','.join(TIERS)}")
     return out
 
 
@@ -161,42 +101,22 @@ def claim(services: Services, worker_id: str, tiers: Iterable[str], lease_second
     wanted = check_tiers(tiers)
     stages = [s for s, t in QUEUEABLE.items() if t in wanted]
     with services.db.transaction() as s:
-        row = s.scalar(
-            select(GenerationRow)
-            .where(GenerationRow.status == JobStatus.QUEUED.value, GenerationRow.stage.in_(stages))
-            .order_by(GenerationRow.created_at, GenerationRow.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)  # SQLite renders nothing here; BEGIN IMMEDIATE serialises
-        )
-        if row is None:
-            return None
-        t = now()
-        row.status = JobStatus.RUNNING.value
-        row.lease_owner = worker_id
-        row.lease_expires_at = t + timedelta(seconds=lease_seconds)
-        row.attempts = (row.attempts or 0) + 1
-        row.started_at = row.started_at or t
-        return ClaimedJob(row.id, row.stage, dict((row.params or {}).get("job") or {}), row.attempts, worker_id,
-                          lease_seconds)
+        gen = GenerationsRepo(s).claim_next(stages, worker_id, lease_seconds)
+    if gen is None:
+        return None
+    return ClaimedJob(gen.id, gen.stage.value, dict(gen.spec or {}), gen.attempts, worker_id, lease_seconds)
 
 
 def extend_lease(services: Services, job: ClaimedJob) -> bool:
     """Push the lease forward; False when the job is no longer this worker's (it was requeued)."""
     with services.db.transaction() as s:
-        result = s.execute(
-            update(GenerationRow)
-            .where(GenerationRow.id == job.generation_id, GenerationRow.lease_owner == job.owner,
-                   GenerationRow.status == JobStatus.RUNNING.value)
-            .values(lease_expires_at=now() + timedelta(seconds=job.lease_seconds))
-        )
-        return result.rowcount == 1
+        return GenerationsRepo(s).extend_lease(job.generation_id, job.owner, job.lease_seconds)
 
 
 def cancel_requested(services: Services, generation_id: str) -> bool:
     """Whether someone asked the running job ``generation_id`` to stop (``tierflow jobs cancel``)."""
     with services.db.read() as s:
-        params = s.scalar(select(GenerationRow.params).where(GenerationRow.id == generation_id)) or {}
-    return bool(params.get("cancel_requested"))
+        return bool(GenerationsRepo(s).params_of(generation_id).get("cancel_requested"))
 
 
 class Heartbeat:
@@ -243,64 +163,46 @@ class Heartbeat:
 # -- run ------------------------------------------------------------------------------------
 def run_claimed(services: Services, job: ClaimedJob, on_event: EventSink | None = None, *,
                 engine_for: EngineFor | None = None) -> StageResult:
-    """Rebuild the job's plan and run it onto its own row; only outputs not stored yet are rendered."""
-    from tierflow.stages.runner import StageResult, run_plan
-
-    plan = plan_from_spec(services, job.spec)
-    if engine_for is not None:
-        plan.engine = engine_for(plan)
-    all_seeds = list(plan.request.seeds)
-    with services.db.read() as s:
-        stored = list(s.scalars(select(AssetRow.seed).where(AssetRow.generation_id == job.generation_id)))
-    remaining = list(all_seeds)
-    for seed in stored:
-        if seed in remaining:
-            remaining.remove(seed)
-    if stored and not remaining:
-        return _finish_stored(services, job, len(stored))
-    plan.request.seeds = remaining
-    if len(remaining) != len(all_seeds):
-        plan.after_output = _keep_variation(plan.after_output, all_seeds)
+    """Render the job's spec onto its own rows; only outputs not stored yet are rendered."""
+    stop = threading.Event()
     if cancel_requested(services, job.generation_id):
-        plan.request.cancel.set()  # asked to stop while an earlier attempt ran: end as cancelled now
-    with Heartbeat(services, job, plan.request.cancel):
-        return run_plan(services, plan, on_event, generation_id=job.generation_id)
+        stop.set()  # asked to stop while an earlier attempt ran: end as cancelled now
+    record = ProgressRecorder(services, job.generation_id, on_event)
+    with Heartbeat(services, job, stop):
+        return service.run_job(services, job.generation_id, record, engine_for=engine_for, cancel=stop,
+                               step_only=True)
 
 
-def _keep_variation(hook, all_seeds: list[int]):
-    """A resumed draft renders a subset of seeds; record each output's index in the full batch."""
-    index = {seed: i for i, seed in enumerate(all_seeds)}
+class ProgressRecorder:
+    """Passes a worker's stage events on, and writes the latest step progress into the job's row (at most
+    every ``EVERY_SECONDS``), so studios following the job from the database can show it."""
 
-    def wrapped(out, params: dict) -> None:
-        if hook is not None:
-            hook(out, params)
-        if "variation" in params and out.seed in index:
-            params["variation"] = index[out.seed]
+    EVERY_SECONDS = 0.5
 
-    return wrapped
+    def __init__(self, services: Services, generation_id: str, on_event: EventSink | None = None) -> None:
+        self.services, self.generation_id, self.on_event = services, generation_id, on_event
+        self._last = 0.0
 
+    def __call__(self, event) -> None:
+        import time
 
-def _finish_stored(services: Services, job: ClaimedJob, outputs: int) -> StageResult:
-    """Every output was stored before the last worker stopped: only the bookkeeping is left."""
-    from types import SimpleNamespace
-
-    from tierflow.stages.guard import Reservation
-    from tierflow.stages.runner import StageResult
-
-    with services.db.transaction() as s:
-        row = GenerationsRepo(s).row(job.generation_id)
-        GenerationsRepo(s).finish(job.generation_id, JobStatus.SUCCEEDED, outputs=outputs, credits=row.credits)
-        # The guard's settle needs only the plan's project id.
-        services.guard.settle(s, SimpleNamespace(project_id=row.project_id),
-                              Reservation(row.reservation_id, row.credits), row.credits)
-        assets = _assets_of(s, job.generation_id)
-    return StageResult(job.generation_id, assets, row.credits, [])
-
-
-def _assets_of(s, generation_id: str):
-    repo = AssetsRepo(s)
-    ids = s.scalars(select(AssetRow.id).where(AssetRow.generation_id == generation_id).order_by(AssetRow.created_at))
-    return [repo.get(i) for i in ids]
+        if self.on_event is not None:
+            self.on_event(event)
+        p = event.progress
+        if event.kind != "progress" or p is None:
+            return
+        t = time.monotonic()
+        if t - self._last < self.EVERY_SECONDS and p.step < p.total:
+            return
+        self._last = t
+        try:
+            with self.services.db.transaction() as s:
+                repo = GenerationsRepo(s)
+                repo.lock(self.generation_id)  # `tierflow jobs cancel` may be writing these params too
+                repo.update(self.generation_id, params={"progress": {"step": p.step, "total": p.total,
+                                                                     "index": p.index, "count": p.count}})
+        except Exception:  # noqa: BLE001 - progress is best effort; the render must go on
+            log.debug("could not record progress of %s", self.generation_id, exc_info=True)
 
 
 # -- cancel ---------------------------------------------------------------------------------
@@ -308,74 +210,42 @@ def cancel(services: Services, generation_id: str) -> str:
     """Cancel a durable job: a queued one now (refunded, stored outputs charged), a running one by
     request (its worker stops at the engine's next step). Returns the status after the call
     (``running`` for a request its worker has yet to act on)."""
-    from types import SimpleNamespace
-
-    from tierflow.stages.guard import Reservation
-
-    with services.db.transaction() as s:
-        row = s.scalar(select(GenerationRow).where(GenerationRow.id == generation_id).with_for_update())
-        if row is None or not (row.params or {}).get("job"):
-            raise NotFound(f"no durable job {generation_id!r}", field="job_id",
-                           fix="see `tierflow jobs list` for job ids")
-        if row.status == JobStatus.RUNNING.value:
-            row.params = {**row.params, "cancel_requested": True}
-            return JobStatus.RUNNING.value
-        if row.status != JobStatus.QUEUED.value:
-            raise InvalidInput(f"job {generation_id} already ended ({row.status})", field="job_id",
-                               fix="only queued or running jobs can be cancelled")
-        stored = AssetsRepo(s).count(generation_id=generation_id)
-        count = max(1, int(row.params["job"].get("n") or 1))
-        spent = row.credits * stored / count
-        reservation = Reservation(row.reservation_id, row.credits)
-        GenerationsRepo(s).finish(generation_id, JobStatus.CANCELLED, outputs=stored, credits=spent,
-                                  error="cancelled before it started" if not stored else
-                                  f"cancelled after {stored} of {count} output(s)")
-        row.lease_owner = row.lease_expires_at = None
-        owner = SimpleNamespace(project_id=row.project_id)  # the guard's settle and refund need only this
-        if stored:
-            services.guard.settle(s, owner, reservation, spent)
-        else:
-            services.guard.refund(s, owner, reservation)
-        return JobStatus.CANCELLED.value
+    with services.db.read() as s:
+        gen = GenerationsRepo(s).find(generation_id)
+    if gen is None or not gen.is_job or gen.queue != DURABLE:
+        raise NotFound(f"no durable job {generation_id!r}", field="job_id", fix="see `tierflow jobs list` for job ids")
+    return service.cancel(services, generation_id)
 
 
 # -- recovery -------------------------------------------------------------------------------
 def requeue_expired(services: Services, max_attempts: int = 3) -> dict[str, list[str]]:
     """Put jobs whose worker stopped (lease over, or its process gone) back in the queue.
 
-    After ``max_attempts`` claims a job is failed instead and its reservation refunded. Assets an
+    After ``max_attempts`` claims a job is failed instead and its reservations refunded. Assets an
     attempt stored stay: they are complete (blob, then row) and the next attempt skips their seeds.
     """
     t = now()
     out: dict[str, list[str]] = {"requeued": [], "failed": []}
     with services.db.transaction() as s:
-        rows = s.scalars(
-            select(GenerationRow)
-            .where(GenerationRow.status == JobStatus.RUNNING.value, GenerationRow.lease_expires_at.is_not(None))
-            .with_for_update(skip_locked=True)
-        )
-        for row in rows:
-            if not (row.params or {}).get("job"):
+        repo = GenerationsRepo(s)
+        for gen in repo.unfinished(leased=True, lock=True):
+            if gen.spec is None or gen.queue != DURABLE:
                 continue  # an in-process run: stages.recovery handles it
-            expired = aware(row.lease_expires_at) < t
-            if not expired and _owner_alive(row.lease_owner):
+            if not lease_over(gen, t) and _owner_alive(gen.lease_owner):
                 continue
-            attempt = row.attempts or 0
-            row.lease_owner = None
-            row.lease_expires_at = None
-            if attempt >= max_attempts:
-                row.status = JobStatus.FAILED.value
-                row.finished_at = t
-                row.outputs = AssetsRepo(s).count(generation_id=row.id)
-                row.error = f"the worker stopped {attempt} times; the job was given up and its credits refunded"
-                refund = getattr(services.guard, "refund_reservation", None)
-                if row.reservation_id and refund is not None:
-                    refund(s, row.reservation_id)
-                out["failed"].append(row.id)
+            if gen.attempts >= max_attempts:
+                reason = f"the worker stopped {gen.attempts} times; the job was given up and its credits refunded"
+                head = repo.get(gen.head_id)
+                for gid in head.chain[head.chain.index(gen.id):]:
+                    step = repo.get(gid)
+                    if step.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                        stored = AssetsRepo(s).count(generation_id=gid)
+                        service.close_in(services, s, gid, JobStatus.FAILED, outputs=stored, spent=0.0, error=reason,
+                                         refund=True)
+                out["failed"].append(gen.id)
             else:
-                row.status = JobStatus.QUEUED.value
-                row.error = f"attempt {attempt} stopped before it finished; queued again"
-                out["requeued"].append(row.id)
+                repo.requeue(gen.id, f"attempt {gen.attempts} stopped before it finished; queued again")
+                out["requeued"].append(gen.id)
     for key, ids in out.items():
         if ids:
             log.info("%s %d job(s): %s", key, len(ids), ", ".join(ids))
@@ -444,5 +314,5 @@ def _run_one(services: Services, job: ClaimedJob, engine_for: EngineFor | None) 
 
 def _outcome(services: Services, job: ClaimedJob, error: str | None = None) -> JobOutcome:
     with services.db.read() as s:
-        row = GenerationsRepo(s).row(job.generation_id)
-        return JobOutcome(row.id, row.stage, row.status, row.outputs or 0, row.attempts or 0, error or row.error)
+        gen = GenerationsRepo(s).get(job.generation_id)
+    return JobOutcome(gen.id, gen.stage.value, gen.status.value, gen.outputs, gen.attempts, error or gen.error)

@@ -1,8 +1,7 @@
 """The studio's job backend in durable mode (`tierflow studio --jobs durable`).
 
-    submit   a draft or final plan → durable.enqueue_plan (row + reservation, one transaction);
-             the job id is the generation id; other stages (inpaint, upscale, video, ...) have no
-             durable spec yet and run on the in-process queue this class extends
+    submit   any stage spec → app.service.submit(spec, queue="durable") (rows + reservations, one
+             transaction); the job id is the job's first generation id
     follow   find_by_generation → a DbJob that rebuilds the events from the rows and polls them
     cancel   durable.cancel: a queued job now (refunded), a running one at its worker's next step
     workers  optional worker threads in this process (``workers`` per tier); separate
@@ -21,34 +20,38 @@ from tierflow.domain.ids import check_id
 from tierflow.jobs import durable
 from tierflow.jobs.db_events import DbJob
 from tierflow.jobs.inprocess import Job, JobQueue
+from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.stages.runner import RenderPlan
+    from tierflow.app.ports import Services
+    from tierflow.domain.specs import StageSpec
 
 WORKER_POLL_SECONDS = 1.0  # as `tierflow worker`: an idle look is a write transaction (claim, requeue)
 
 
 class DurableJobQueue(JobQueue):
-    """Queues drafts and finals in the database; follows any durable job by polling its rows."""
+    """Queues every stage's jobs in the database; follows any durable job by polling its rows."""
 
     def __init__(self, services: Services, *, workers: int = 0, lease_seconds: float = 60.0) -> None:
         super().__init__(services)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         if workers > 0:
-            tiers = sorted(set(durable.QUEUEABLE.values()))
+            tiers = list(durable.TIERS)
             self._worker = threading.Thread(
                 target=durable.work, name="tierflow-durable-worker", daemon=True,
                 args=(services, tiers, self._stop, WORKER_POLL_SECONDS),
                 kwargs={"lease_seconds": lease_seconds, "threads": {t: workers for t in tiers}})
             self._worker.start()
 
-    def submit(self, plan: RenderPlan) -> Job | DbJob:
-        """A draft or final: queued in the database (admitted now); any other stage: in this process."""
-        if not durable.queueable(plan):
-            return super().submit(plan)
-        return DbJob(self.services, durable.enqueue_plan(self.services, plan), self._stop)
+    def submit(self, spec: StageSpec) -> DbJob:
+        """Queued in the database (admitted and reserved now) for any worker that shares it."""
+        from tierflow.app import service
+
+        sub = service.submit(self.services, spec, queue=DURABLE)
+        job = DbJob(self.services, sub.job_id, self._stop)
+        job.warnings, job.credits = sub.warnings, sub.credits
+        return job
 
     def find_by_generation(self, generation_id: str) -> Job | DbJob | None:
         """The in-process job, or a durable job followed from the database (None for other rows)."""
@@ -72,11 +75,9 @@ class DurableJobQueue(JobQueue):
             self._worker.join(timeout)
 
     def _is_durable(self, generation_id: str) -> bool:
-        from tierflow.storage.tables import GenerationRow
-
         with self.services.db.read() as s:
-            row = s.get(GenerationRow, generation_id)
-            if row is None:
-                raise NotFound(f"no generation {generation_id!r}", field="generation",
-                               fix="see GET /api/v1/generations for generation ids")
-            return bool((row.params or {}).get("job"))
+            gen = GenerationsRepo(s).find(generation_id)
+        if gen is None:
+            raise NotFound(f"no generation {generation_id!r}", field="generation",
+                           fix="see GET /api/v1/generations for generation ids")
+        return gen.is_job and gen.queue == DURABLE

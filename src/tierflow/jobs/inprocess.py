@@ -1,7 +1,8 @@
 """In-process render jobs: a queue and worker thread(s) per tier, and each job's events kept in order.
 
-    route: plan_draft / plan_promote (validate) → JobQueue.submit (admission dry run) → 202
-    worker thread of the plan's tier: run_plan(plan, on_event=job.record) → events appended to the job
+    route: a stage spec → JobQueue.submit → app.service.submit(spec, queue="inprocess"): the rows
+           opened QUEUED and the credits reserved (bad input, a policy, a budget answer now) → 202
+    worker thread of the spec's tier: claims its row → app.service.run_job(on_event=job.record)
     SSE: job.events_from(i) replays what a late subscriber missed, then job.subscribe() wakes it for more
 
 One pool per tier, so a slow final render never holds up the drafts queued behind it. The database
@@ -22,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 from tierflow.domain.errors import Cancelled, NotFound, TierflowError
 from tierflow.domain.ids import check_id, new_id
 from tierflow.domain.models import Asset, JobStatus
+from tierflow.domain.specs import StageSpec, stage_def
 from tierflow.storage.clock import now
 
+INPROCESS = "inprocess"
+
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.stages.runner import RenderPlan, StageEvent
+    from tierflow.app.ports import Services
+    from tierflow.stages.runner import StageEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +49,18 @@ class JobEvent:
 
 @dataclass
 class Job:
-    """The live view of one render: status, generation id once started, assets, ordered events."""
+    """The live view of one render: status, its generation (the job's first row), assets, ordered events."""
 
     id: str
-    plan: RenderPlan
+    spec: StageSpec
     tier: str
+    stage: str = ""
+    engine_id: str = ""
+    project_id: str = ""
+    credits: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    generation_ids: list[str] = field(default_factory=list)
+    cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
     created_at: datetime = field(default_factory=now)
     status: JobStatus = JobStatus.QUEUED
     generation_id: str | None = None
@@ -60,20 +71,12 @@ class Job:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def stage(self) -> str:
-        return self.plan.stage.value
-
-    @property
-    def engine_id(self) -> str:
-        return self.plan.engine.id
-
-    @property
-    def project_id(self) -> str:
-        return self.plan.project_id
-
-    @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    def live_progress(self) -> dict[str, Any] | None:
+        """None: an in-process job's progress is in its events (replayable, with ids)."""
+        return None
 
     def events_from(self, index: int = 0) -> list[JobEvent]:
         """Events from position ``index`` on (a copy; safe while the job runs)."""
@@ -140,55 +143,32 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
             "detail": message}
 
 
-class _DryRun(Exception):
-    """Raised to roll back the admission check."""
-
-
-def check_admission(services: Services, plan: RenderPlan) -> float:
-    """Run the guard's policy and budget checks now, in a transaction that is rolled back.
-
-    The runner admits the plan again when it starts (the truth), so a budget spent in between
-    still fails the job cleanly; this only lets the caller answer 409/402 before accepting it.
-    """
-    from tierflow.storage.generations_repo import GenerationsRepo
-
-    credits = services.guard.quote(plan)
-    try:
-        with services.db.transaction() as s:
-            gen = GenerationsRepo(s).create(
-                project_id=plan.project_id, stage=plan.stage, engine_id=plan.engine.id, params={},
-                prompt_id=plan.prompt_id, milestone_id=plan.milestone_id, user_id=plan.user_id, credits=credits,
-            )
-            services.guard.admit(s, plan, credits, gen.id)
-            raise _DryRun
-    except _DryRun:
-        pass
-    return credits
-
-
 class JobQueue:
     """Runs render plans on worker threads, one pool per tier; keeps the last ``keep`` finished jobs."""
 
     def __init__(self, services: Services, workers_per_tier: dict[str, int] | None = None, *,
-                 keep: int = 1000, admission: bool = True) -> None:
+                 keep: int = 1000) -> None:
         self.services = services
         self.workers_per_tier = {**DEFAULT_WORKERS, **(workers_per_tier or {})}
         self.keep = keep
-        self.admission = admission
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._queues: dict[str, queue.Queue[Job | None]] = {}
         self._threads: dict[str, list[threading.Thread]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, plan: RenderPlan) -> Job:
-        """Check admission (raising the domain error), then queue the plan on its tier's workers."""
+    def submit(self, spec: StageSpec) -> Job:
+        """Open the job's rows (admitted, credits reserved; raising the domain error), then queue it on its
+        tier's workers."""
+        from tierflow.app import service
+
         if self._closed:
             raise TierflowError("the job queue is shut down", fix="restart `tierflow studio`")
-        if self.admission:
-            check_admission(self.services, plan)
-        tier = plan.engine.tier.value
-        job = Job(id=new_id("job"), plan=plan, tier=tier)
+        tier = stage_def(spec).tier.value
+        sub = service.submit(self.services, spec, queue=INPROCESS)
+        job = Job(id=new_id("job"), spec=spec, tier=tier, stage=sub.stage, engine_id=sub.engine_id,
+                  project_id=sub.project_id, credits=sub.credits, warnings=sub.warnings,
+                  generation_ids=sub.generation_ids, generation_id=sub.job_id)
         with self._lock:
             self._jobs[job.id] = job
             self._forget_old()
@@ -207,7 +187,8 @@ class JobQueue:
 
     def find_by_generation(self, generation_id: str) -> Job | None:
         with self._lock:
-            return next((j for j in reversed(self._jobs.values()) if j.generation_id == generation_id), None)
+            return next((j for j in reversed(self._jobs.values())
+                         if generation_id == j.generation_id or generation_id in j.generation_ids), None)
 
     def jobs(self) -> list[Job]:
         with self._lock:
@@ -216,9 +197,9 @@ class JobQueue:
     def cancel(self, job_id: str) -> Job:
         """Ask a job to stop: a queued one ends now, a running one at the engine's next step."""
         job = self.get(job_id)
-        job.plan.request.cancel.set()
+        job.cancel_event.set()
         if job.status == JobStatus.QUEUED:
-            job.fail(Cancelled("cancelled before it started", field="job_id"))
+            self._cancel_queued(job, "cancelled before it started")
         return job
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -230,9 +211,9 @@ class JobQueue:
             threads = [t for ts in self._threads.values() for t in ts]
         for job in jobs:
             if not job.done:
-                job.plan.request.cancel.set()
+                job.cancel_event.set()
                 if job.status == JobStatus.QUEUED:
-                    job.fail(Cancelled("the studio is shutting down", field="job_id"))
+                    self._cancel_queued(job, "the studio is shutting down")
         for tier, q in queues.items():
             for _ in self._threads.get(tier, []):
                 q.put(None)
@@ -253,8 +234,20 @@ class JobQueue:
                 t.start()
         return q
 
+    def _cancel_queued(self, job: Job, reason: str) -> None:
+        """A job still waiting for its thread: its rows closed and refunded now, its stream ended."""
+        from tierflow.app import service
+
+        try:
+            service.cancel(self.services, job.generation_id)
+        except TierflowError:
+            log.debug("job %s was no longer queued", job.id, exc_info=True)
+        job.fail(Cancelled(reason, field="job_id"))
+
     def _work(self, q: queue.Queue[Job | None]) -> None:
-        from tierflow.stages.runner import run_plan
+        from tierflow.app import service
+        from tierflow.stages.recovery import process_owner
+        from tierflow.storage.generations_repo import GenerationsRepo
 
         while True:
             job = q.get()
@@ -263,7 +256,12 @@ class JobQueue:
             if job.done:  # cancelled while queued
                 continue
             try:
-                run_plan(self.services, job.plan, job.record)
+                with self.services.db.transaction() as s:
+                    claimed = GenerationsRepo(s).claim(job.generation_id, process_owner())
+                if claimed is None:  # cancelled from elsewhere (`tierflow jobs cancel`) while queued
+                    job.fail(Cancelled("cancelled before it started", field="job_id"))
+                    continue
+                service.run_job(self.services, job.generation_id, job.record, cancel=job.cancel_event)
             except BaseException as exc:  # noqa: BLE001 - a worker thread must survive every render
                 job.fail(exc)
 

@@ -277,20 +277,107 @@ class Pools:
             ray.shutdown()
 
 
-def start_pools(settings: Settings, tiers: list[str], address: str, *, sizes: dict[str, int] | None = None,
-                num_gpus: float = 1.0, num_cpus: float = 1.0) -> Pools:
-    """Connect to Ray (``"local"`` starts one on this machine) and start one pool per tier."""
+# -- what the pools ask of the cluster ----------------------------------------------------------
+@dataclass(frozen=True)
+class PoolAsk:
+    """One pool's demand: ``actors`` actors of ``gpus``/``cpus`` each."""
+
+    tier: str
+    actors: int
+    gpus: float
+    cpus: float
+
+
+def _n(x: float) -> str:
+    return f"{x:g}"
+
+
+def unschedulable(asks: list[PoolAsk], cluster: dict[str, float]) -> list[str]:
+    """What the pools ask that the cluster (``ray.cluster_resources()``) cannot give, each with its fix.
+
+    Empty when everything fits. Pure: tested without Ray. Ray itself would wait forever in silence
+    for an actor it cannot place; this says so at once.
+    """
+    problems: list[str] = []
+    flags = " + ".join(f"--{a.tier}-actors {a.actors}" for a in asks)
+    for resource, per, option in (("GPU", "gpus", "--gpus-per-actor"), ("CPU", "cpus", "--cpus-per-actor")):
+        need = sum(a.actors * getattr(a, per) for a in asks)
+        have = float(cluster.get(resource, 0.0))
+        if need <= have + 1e-9:
+            continue
+        per_actor = {getattr(a, per) for a in asks}
+        each = _n(per_actor.pop()) if len(per_actor) == 1 else "…"
+        text = f"needs {_n(need)} {resource}s for {flags} × {option} {each}; the cluster has {_n(have)}"
+        if resource == "GPU" and have == 0:
+            fix = f"pass {option} 0 to run on CPUs, or join a GPU node to the cluster (`ray start --address ...`)"
+        else:
+            fix = (f"lower {' / '.join(f'--{a.tier}-actors' for a in asks)} or {option} to fit in "
+                   f"{_n(have)} {resource}s, or add nodes to the cluster")
+        problems.append(f"{text}: {fix}")
+    return problems
+
+
+def _unreachable(address: str, why: str) -> InvalidInput:
+    return InvalidInput(f"no Ray cluster at {address!r} ({why})", field="ray",
+                        fix="start one with `ray start --head` (then --ray auto), check the address, "
+                            "or pass --ray local to start Ray on this machine")
+
+
+def probe_address(address: str, timeout: float = 3.0) -> None:
+    """For a ``host:port`` (or ``ray://host:port``) address, fail fast when nothing listens there."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address in ("local", "auto") or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise _unreachable(address, e.strerror or type(e).__name__) from None
+
+
+def connect_ray(address: str) -> bool:
+    """Connect to (or with ``"local"`` start) Ray; return whether this call started it.
+
+    An address with no cluster behind it is one line naming the fix, not a ConnectionError traceback.
+    """
     import ray
 
-    started = False
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return False
+    probe_address(address)  # Ray itself retries an unreachable GCS for minutes
+    try:
         if address == "local":
             ray.init(include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
-        started = True
-    pools = {tier: EnginePool(tier, (sizes or {}).get(tier, 1), settings, num_gpus=num_gpus, num_cpus=num_cpus)
-             for tier in tiers}
+    except (ConnectionError, TimeoutError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise _unreachable(address, first.rstrip(".")) from None
+    return True
+
+
+def start_pools(settings: Settings, tiers: list[str], address: str, *, sizes: dict[str, int] | None = None,
+                num_gpus: float = 1.0, num_cpus: float = 1.0) -> Pools:
+    """Connect to Ray (``"local"`` starts one on this machine), check the cluster can hold every
+    actor, and start one pool per tier."""
+    import ray
+
+    for name, value in (("gpus_per_actor", num_gpus), ("cpus_per_actor", num_cpus)):
+        if value < 0:
+            raise InvalidInput(f"{value:g} is not a resource amount", field=name, fix="pass 0 or more")
+    asks = [PoolAsk(tier, (sizes or {}).get(tier, 1), num_gpus, num_cpus) for tier in tiers]
+    for ask in asks:
+        if ask.actors < 1:
+            raise InvalidInput(f"a pool of {ask.actors} actors", field=f"{ask.tier}_actors", fix="use 1 or more")
+    started = connect_ray(address)
+    problems = unschedulable(asks, ray.cluster_resources())
+    if problems:
+        if started:
+            ray.shutdown()
+        raise InvalidInput("; ".join(problems), field="ray")
+    pools = {a.tier: EnginePool(a.tier, a.actors, settings, num_gpus=num_gpus, num_cpus=num_cpus) for a in asks}
     for pool in pools.values():
         pool.launch()  # every actor starts at once; their imports and model loads overlap
     for pool in pools.values():

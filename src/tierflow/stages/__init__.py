@@ -8,9 +8,8 @@
     video    a short clip from a hero image
     overlay  brand text as a separate layer
 
-Every rendering stage builds a :class:`~tierflow.stages.runner.RenderPlan` and hands it to
-:func:`~tierflow.stages.runner.run_plan`, which owns the shared shape (price, reserve, render,
-persist, settle).
+Each stage turns its typed spec (:mod:`tierflow.domain.specs`, whose ``STAGES`` table is the flow
+in order) into :class:`~tierflow.stages.runner.RenderPlan` s and writes nothing; the application
+service (:mod:`tierflow.app.service`) opens and reserves them, and
+:func:`~tierflow.stages.runner.render` runs each (render, persist, settle).
 """
-
-FLOW = ("draft", "review", "promote", "cleanup", "upscale", "video", "overlay")

@@ -12,7 +12,7 @@ Pricing and lineage — two plans, two generations, one admission:
 Each plan stays what the runner knows, one engine render priced at its own engine's rate: the
 upscale at the upscale tier's, the pass at the img2img engine's for every tile (tiles × one
 tile-sized img2img at ``int(steps × strength)`` steps). Both generations are opened and both
-reservations taken in one transaction before anything renders (:func:`runner.admit_plans`), so
+reservations taken in one transaction before anything renders (:func:`app.service.open_plans`), so
 ``--quote`` shows the sum and a budget that cannot pay for both refuses up front. When the upscale
 fails, the pass's generation is closed as cancelled and its credits refunded. The plain upscale
 stays an asset (the pass's parent), so a pass can be compared with it or redone at another
@@ -22,39 +22,33 @@ the intermediate image and mixed two engines' rates in one generation.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from tierflow.domain.errors import InvalidInput
-from tierflow.domain.models import Asset, Stage, Tier
+from tierflow.domain.models import Stage, Tier
 from tierflow.domain.pricing import CREDIT_DIGITS
 from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
 from tierflow.engines.tiled_img2img import TiledImg2ImgEngine
+from tierflow.domain.specs import MAX_CREATIVE, creative_pass
 from tierflow.stages.inputs import check_prompt
-from tierflow.stages.runner import EventSink, RenderPlan, StageResult, admit_plans, release, run_plan
-from tierflow.stages.sources import get_asset, load_image
-from tierflow.storage.projects_repo import ProjectsRepo
+from tierflow.stages.runner import EventSink, PromptRef, RenderPlan, StageResult
+from tierflow.stages.sources import get_asset
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
-MAX_STRENGTH = 0.5  # above it the pass re-imagines the picture instead of adding detail
+MAX_STRENGTH = MAX_CREATIVE  # above it the pass re-imagines the picture instead of adding detail
 
 
 def check_creative(strength: Any) -> float | None:
     """The pass's strength, or None when it is off (absent or 0); out of (0, 0.5] is an error."""
-    if strength is None or (not isinstance(strength, bool) and strength == 0):
-        return None
-    ok = isinstance(strength, (int, float)) and not isinstance(strength, bool) and math.isfinite(strength)
-    if not ok or not 0.0 < strength <= MAX_STRENGTH:
-        raise InvalidInput(f"{strength!r} is out of range", field="creative",
-                           fix=f"use --creative in (0, {MAX_STRENGTH}] (e.g. 0.25), or 0 to leave the pass off")
-    return float(strength)
+    spec = creative_pass(strength)
+    return spec.strength if spec is not None else None
 
 
 def plan_creative(services: Services, upscale_plan: RenderPlan, strength: float, *, engine: str | None = None,
                   prompt: str | None = None, tile: int | None = None) -> RenderPlan:
-    """The pass over ``upscale_plan``'s output; its image and parent are bound by :func:`run_with_creative`."""
+    """The pass over ``upscale_plan``'s output; the service binds that output as its image and parent."""
     source = get_asset(services, upscale_plan.parent_ids[0])
     try:
         inner = services.engines.for_tier(Tier.FINAL, engine)
@@ -66,12 +60,10 @@ def plan_creative(services: Services, upscale_plan: RenderPlan, strength: float,
                            fix="choose an engine with img2img (see `tierflow engines`)")
     tiled = TiledImg2ImgEngine(inner, _check_tile(tile, caps, inner.id))
     negative = source.params.get("negative_prompt", "") or ""
-    text, prompt_id = source.prompt, source.prompt_id
+    text, prompt_id, new_prompt = source.prompt, source.prompt_id, None
     if prompt is not None and check_prompt(prompt, "creative_prompt") != source.prompt:
         text = check_prompt(prompt, "creative_prompt")
-        with services.db.transaction() as s:
-            prompt_id = ProjectsRepo(s).prompt(source.project_id, text, negative=negative,
-                                               parent_id=source.prompt_id).id
+        prompt_id, new_prompt = None, PromptRef(text, negative=negative, parent_id=source.prompt_id)
     request = RenderRequest(
         task=TASK_IMG2IMG, prompt=text, negative_prompt=negative,
         seeds=[source.seed if source.seed is not None else 0],
@@ -80,7 +72,8 @@ def plan_creative(services: Services, upscale_plan: RenderPlan, strength: float,
     request = tiled.prepare(request)  # tile sizes, steps and limits checked before anything is reserved
     return RenderPlan(
         project_id=source.project_id, stage=Stage.UPSCALE, engine=tiled, request=request, prompt_id=prompt_id,
-        milestone_id=upscale_plan.milestone_id, user_id=upscale_plan.user_id,
+        new_prompt=new_prompt, milestone_id=upscale_plan.milestone_id, user_id=upscale_plan.user_id,
+        input_from=0, input_param="creative_of",  # the upscale's output is this pass's image and parent
         params={"creative": {"strength": strength, "engine": inner.id, "tile": tiled.tile,
                              "overlap": tiled.overlap, "tiles": len(tiled.boxes(request))},
                 "upscaled_from": source.id, "to": upscale_plan.params.get("to")},
@@ -97,32 +90,10 @@ def _check_tile(tile: int | None, caps: Any, engine_id: str) -> int:
     return tile
 
 
-def bind_upscaled(services: Services, plan: RenderPlan, upscaled: Asset) -> None:
-    """Point the pass at the upscale's output: its pixels are the init image, it is the parent."""
-    plan.request.init_image = load_image(services, upscaled)
-    plan.parent_ids = [upscaled.id]
-    plan.params["creative_of"] = upscaled.id
-
-
 def run_with_creative(services: Services, upscale_plan: RenderPlan, creative_plan: RenderPlan,
                       on_event: EventSink | None = None) -> StageResult:
     """Reserve both, upscale, then the pass; the result is the pass's asset and both steps' credits."""
-    (upscale_id, creative_id), warnings = admit_plans(services, [upscale_plan, creative_plan])
-    try:
-        base = run_plan(services, upscale_plan, on_event, generation_id=upscale_id)
-    except BaseException:
-        release(services, creative_plan, creative_id, "the upscale before this creative pass did not finish")
-        raise
-    try:
-        bind_upscaled(services, creative_plan, base.assets[0])
-    except BaseException:
-        release(services, creative_plan, creative_id, "the upscaled image could not be read back")
-        raise
-    result = run_plan(services, creative_plan, on_event, generation_id=creative_id)
-    result.credits = round(base.credits + result.credits, CREDIT_DIGITS)
-    merged: list[str] = []
-    for w in upscale_plan.params.get("warnings", []) + warnings + base.warnings + result.warnings:
-        if w not in merged:
-            merged.append(w)
-    result.warnings = merged
-    return result
+    from tierflow.app.service import open_plans, run_chain
+
+    plans = [upscale_plan, creative_plan]
+    return run_chain(services, plans, open_plans(services, plans), on_event)

@@ -6,8 +6,6 @@ a small ``.npy`` blob named in the asset's params (``params["latent"]``). Keepin
 promoting or exporting the draft runs :func:`full_quality`: the engine's full VAE decode of that
 latent, once; the lossless PNG then replaces the preview as the asset's image, and the asset's
 params and lineage say which decoder made the pixels (``decoder: taesd`` → ``vae``).
-
-Outputs a hosted engine sent as encoded bytes are stored as those bytes, never re-encoded.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from tierflow.storage.assets_repo import AssetsRepo
 if TYPE_CHECKING:
     import numpy as np
 
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +34,10 @@ _locks_guard = threading.Lock()
 
 def encode_image(out: Rendered, stage: str, params: dict[str, Any],
                  lineage: dict[str, Any]) -> tuple[bytes, str, list[tuple[bytes, str]]] | None:
-    """Bytes, format and side blobs for a preview or provider-encoded output; None: the usual PNG.
+    """Bytes, format and side blobs for a latent draft's preview; None: the usual PNG.
 
     A latent draft: a JPEG preview and its ``.npy`` latent (``params`` and ``lineage`` gain the
-    latent's reference and the decoder). A hosted output with its original bytes: those bytes.
+    latent's reference and the decoder).
     """
     if out.latent is not None:
         from tierflow.engines.local.latents import LATENT_FORMAT, latent_bytes
@@ -52,8 +50,6 @@ def encode_image(out: Rendered, stage: str, params: dict[str, Any],
         lineage["latent_sha256"] = params[LATENT_KEY]["sha256"]
         data = encode_jpeg(out.image, stage=stage, parameters=params, lineage=lineage)
         return data, PREVIEW_FORMAT, [(raw, LATENT_FORMAT)]
-    if out.encoded is not None:
-        return out.encoded, out.encoded_format or "png", []
     return None
 
 
@@ -88,6 +84,7 @@ def full_quality(services: Services, asset: Asset | str) -> Asset:
     """
     from tierflow.engines.local.latents import DECODER_FULL
     from tierflow.provenance.png import encode_png
+    from tierflow.stages.persist import THUMB_FORMAT, make_thumbnail
 
     asset_id = asset if isinstance(asset, str) else asset.id
     with _lock(asset_id):
@@ -105,15 +102,30 @@ def full_quality(services: Services, asset: Asset | str) -> Asset:
                    "engine_id": current.engine_id, "seed": current.seed, "decoder": DECODER_FULL,
                    "latent_sha256": params[LATENT_KEY]["sha256"]}
         data = encode_png(image, stage=current.stage.value, parameters=params, lineage=lineage)
-        sha, created = services.blobs.put(data, "png")
+        # the gallery thumbnail is refreshed from the full decode: it shows what the file now holds
+        thumb = make_thumbnail(image)
+        thumb_sha, thumb_created = services.blobs.put(thumb, THUMB_FORMAT)
+        try:
+            sha, created = services.blobs.put(data, "png")
+        except BaseException:
+            _drop_unused(services, thumb_sha, THUMB_FORMAT, thumb_created)
+            raise
         try:
             with services.db.transaction() as s:
                 updated = AssetsRepo(s).replace_image(current.id, sha256=sha, fmt="png", size_bytes=len(data),
-                                                      params=params, expect_sha256=current.sha256)
+                                                      params=params, expect_sha256=current.sha256,
+                                                      thumb_sha256=thumb_sha)
         except BaseException:
             _drop_unused(services, sha, "png", created)
+            _drop_unused(services, thumb_sha, THUMB_FORMAT, thumb_created)
             raise
-        _drop_unused(services, current.sha256, current.format, True)
+        if updated.sha256 == sha:  # the preview and its thumbnail, unless another asset names them
+            _drop_unused(services, current.sha256, current.format, True)
+            if current.thumb_sha256 and current.thumb_sha256 != thumb_sha:
+                _drop_unused(services, current.thumb_sha256, THUMB_FORMAT, True)
+        else:  # another writer decoded it first: this call's blobs are not named
+            _drop_unused(services, sha, "png", created)
+            _drop_unused(services, thumb_sha, THUMB_FORMAT, thumb_created)
         log.debug("asset %s decoded at full quality (%s)", current.id, engine.id)
         return updated
 
@@ -134,20 +146,6 @@ def _drop_unused(services: Services, sha: str, fmt: str, created: bool) -> None:
         in_use = AssetsRepo(s).sha_in_use(sha)
     if not in_use:
         services.blobs.delete(sha, fmt)
-
-
-def side_blob_refs(session: Any) -> set[str]:
-    """sha256 of every latent blob an asset names (the orphan sweep must spare them)."""
-    from sqlalchemy import select
-
-    from tierflow.storage.tables import AssetRow
-
-    out: set[str] = set()
-    for params in session.scalars(select(AssetRow.params).where(AssetRow.kind == "image")):
-        ref = (params or {}).get(LATENT_KEY)
-        if isinstance(ref, dict) and ref.get("sha256"):
-            out.add(ref["sha256"])
-    return out
 
 
 def latent_handoff(services: Services, draft: Asset, source: Any, final: Any, request: Any) -> str:

@@ -22,7 +22,7 @@ from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
 from tierflow.storage.projects_repo import ProjectsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 DEFAULT_THRESHOLD = 10.0  # drift's "close" boundary: beyond it the picture visibly changed
 DEFAULT_STAGES = (Stage.DRAFT, Stage.FINAL)

@@ -7,55 +7,38 @@ or refunds afterwards. :class:`OpenGuard` counts nothing and blocks nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:
-    from tierflow.stages.runner import RenderPlan
+from tierflow.app.ports import Guard, GuardedPlan, ProjectScoped, Reservation
 
-
-@dataclass
-class Reservation:
-    """Credits held for one generation until it is settled or refunded."""
-
-    id: str | None
-    credits: float
-    warnings: list[str] = field(default_factory=list)
-
-
-class Guard(Protocol):
-    def quote(self, plan: RenderPlan) -> float:
-        """Credits the plan will cost (nothing is reserved)."""
-
-    def admit(self, session: Session, plan: RenderPlan, credits: float, generation_id: str) -> Reservation:
-        """Check policies and budgets and reserve ``credits`` in the caller's transaction, or raise."""
-
-    def settle(self, session: Session, plan: RenderPlan, reservation: Reservation, spent: float) -> None:
-        """Commit ``spent`` credits of the reservation and release the rest."""
-
-    def refund(self, session: Session, plan: RenderPlan, reservation: Reservation) -> None:
-        """Release the whole reservation."""
-
-    def status(self, session: Session, project_id: str) -> dict[str, Any]:
-        """Budget and policy state for a project (for warnings and dashboards)."""
+__all__ = ["Guard", "OpenGuard", "ProjectScoped", "Reservation"]
 
 
 class OpenGuard:
     """No prices, no limits: every render admitted, nothing reserved."""
 
-    def quote(self, plan: RenderPlan) -> float:
+    def quote(self, plan: GuardedPlan) -> float:
         return 0.0
 
-    def admit(self, session: Session, plan: RenderPlan, credits: float, generation_id: str) -> Reservation:
+    def admit(self, session: Session, plan: GuardedPlan, credits: float, generation_id: str) -> Reservation:
         return Reservation(id=None, credits=credits)
 
-    def settle(self, session: Session, plan: RenderPlan, reservation: Reservation, spent: float) -> None:
+    def settle(self, session: Session, plan: GuardedPlan, reservation: Reservation, spent: float) -> None:
         return None
 
-    def refund(self, session: Session, plan: RenderPlan, reservation: Reservation) -> None:
+    def refund(self, session: Session, plan: GuardedPlan, reservation: Reservation) -> None:
         return None
 
     def status(self, session: Session, project_id: str) -> dict[str, Any]:
         return {}
+
+    def refund_reservation(self, session: Session, reservation_id: str) -> bool:
+        return False
+
+    def refund_orphaned(self, session: Session) -> list[str]:
+        return []
+
+    def price_info(self, engine: Any) -> dict[str, Any]:
+        return {"source": "free", "example": {"credits": 0.0}}

@@ -20,9 +20,12 @@ from tierflow.provenance.png import encode_png
 from tierflow.stages.decode import encode_image
 from tierflow.storage.assets_repo import AssetsRepo
 
+THUMB_PX = 256
+THUMB_FORMAT = "webp"
+
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
-    from tierflow.stages.runner import RenderPlan
+    from tierflow.app.ports import Services
+    from tierflow.stages.plans import RenderPlan
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Encoded:
     fmt: str
     out: Rendered
     params: dict[str, Any]
+    thumb: bytes | None = None  # the gallery's small WebP (images only)
     side_blobs: list[tuple[bytes, str]] = field(default_factory=list)  # a draft's latent (stages/decode.py)
 
 
@@ -72,22 +76,56 @@ def encode_output(plan: RenderPlan, generation_id: str, out: Rendered, info: Eng
     }
     side: list[tuple[bytes, str]] = []
     if out.image is not None and (special := encode_image(out, plan.stage.value, params, lineage)) is not None:
-        data, fmt, side = special  # JPEG preview + latent, or a provider's bytes as they came
+        data, fmt, side = special  # a draft: JPEG preview + its latent
         kind = "image"
+        thumb = make_thumbnail(out.image)  # from the preview's pixels: what the file shows until keep
     elif out.image is not None:
         data = encode_png(out.image, stage=plan.stage.value, parameters=params, lineage=lineage)
         kind, fmt = "image", "png"
+        thumb = make_thumbnail(out.image)
     else:
         assert out.video_bytes is not None, "an engine output carries an image or a video"
         data = out.video_bytes
         kind, fmt = "video", out.video_format
-    return Encoded(asset_id, data, hashlib.sha256(data).hexdigest(), kind, fmt, out, params, side)
+        thumb = None
+    return Encoded(asset_id, data, hashlib.sha256(data).hexdigest(), kind, fmt, out, params, thumb, side)
+
+
+def make_thumbnail(image) -> bytes:
+    """A WebP of at most THUMB_PX on its long edge: what gallery lists show instead of the full file."""
+    import io
+
+    thumb = image.convert("RGB")
+    thumb.thumbnail((THUMB_PX, THUMB_PX))
+    buf = io.BytesIO()
+    thumb.save(buf, format="WEBP", quality=80, method=4)
+    return buf.getvalue()
 
 
 def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
-    """Write the blob, then the row in its own transaction; undo the blob if the row fails."""
-    side = [(services.blobs.put(data, ext), ext) for data, ext in enc.side_blobs]
-    sha, created = services.blobs.put(enc.data, enc.fmt)
+    """Write the blobs (thumbnail, file), then the row in its own transaction; undo new blobs if the row fails."""
+    from tierflow.provenance.sources import keep
+
+    kept = keep(services.settings.home, enc.out.source, enc.params.get("provider")) if enc.out.source else None
+    if kept:  # a hosted provider's own Content Credentials outlive the re-encode
+        enc.params["c2pa_source"] = kept
+    written: list[tuple[str, str]] = []
+    thumb_sha = None
+    try:
+        if enc.thumb is not None:
+            thumb_sha, created = services.blobs.put(enc.thumb, THUMB_FORMAT)
+            if created:
+                written.append((thumb_sha, THUMB_FORMAT))
+        for data, ext in enc.side_blobs:  # a draft's latent, named in its params (stages/decode.py)
+            side_sha, created = services.blobs.put(data, ext)
+            if created:
+                written.append((side_sha, ext))
+        sha, created = services.blobs.put(enc.data, enc.fmt)
+        if created:
+            written.append((sha, enc.fmt))
+    except BaseException:
+        _undo(services, written)
+        raise
     out = enc.out
     try:
         with services.db.transaction() as s:
@@ -95,18 +133,20 @@ def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc:
                 project_id=plan.project_id, generation_id=generation_id, stage=plan.stage, kind=enc.kind,
                 fmt=enc.fmt, width=out.width, height=out.height, sha256=sha, size_bytes=len(enc.data),
                 seed=out.seed, engine_id=info.id, prompt_id=plan.prompt_id, prompt_text=plan.request.prompt,
-                params=enc.params, parent_ids=list(plan.parent_ids), asset_id=enc.asset_id,
+                params=enc.params, parent_ids=list(plan.parent_ids), asset_id=enc.asset_id, thumb_sha256=thumb_sha,
             )
     except BaseException:
-        if created:
-            with services.db.read() as s:
-                in_use = AssetsRepo(s).sha_in_use(sha)
-            if not in_use:
-                services.blobs.delete(sha, enc.fmt)
-        for (side_sha, side_created), ext in side:
-            if side_created:  # a latent is named by exactly one asset's params
-                services.blobs.delete(side_sha, ext)
+        _undo(services, written)
         raise
+
+
+def _undo(services: Services, written: list[tuple[str, str]]) -> None:
+    """Delete blobs this call created that no row names (another render may have stored the same bytes)."""
+    for sha, fmt in written:
+        with services.db.read() as s:
+            in_use = AssetsRepo(s).sha_in_use(sha)
+        if not in_use:
+            services.blobs.delete(sha, fmt)
 
 
 def persist_output(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,

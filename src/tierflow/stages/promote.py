@@ -7,59 +7,64 @@ reference image at the chosen strength.
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import ReviewState, Stage, Tier
 from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
+from tierflow.domain.specs import DEFAULT_STRENGTH, OverrideRequest, PromoteSpec
 from tierflow.stages.decode import full_quality, latent_handoff
-from tierflow.stages.inputs import check_prompt, check_strength, parse_size
-from tierflow.stages.runner import EventSink, RenderPlan, StageResult, run_plan
+from tierflow.stages.inputs import check_prompt, parse_size
+from tierflow.stages.runner import EventSink, PromptRef, RenderPlan, StageResult
 from tierflow.stages.sources import fit_to, get_asset, load_image
 from tierflow.storage.projects_repo import ProjectsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.service import StagePlan
+    from tierflow.app.ports import Services
 
-DEFAULT_STRENGTH = 0.65
+__all__ = ["DEFAULT_STRENGTH", "plan_promote", "plan_promote_spec", "promote", "promote_spec"]
 
 
-def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None,
-                 strength: float = DEFAULT_STRENGTH, engine: str | None = None, steps: int | None = None,
-                 size: str | tuple[int, int] | None = None, milestone: str | None = None,
-                 user_id: str | None = None, override: Any = None) -> RenderPlan:
-    draft = get_asset(services, asset_id)
+def plan_promote_spec(services: Services, spec: PromoteSpec) -> StagePlan:
+    """Validate a promotion against the final engine and build its plan; nothing is written."""
+    from tierflow.app.service import StagePlan
+
+    draft = get_asset(services, spec.asset_id)
     if draft.review == ReviewState.DISCARD:
         raise InvalidInput(f"asset {draft.id} was discarded", field="asset",
                            fix=f"keep it first (`tierflow review {draft.id} --keep`) or promote another draft")
-    strength = check_strength(strength)
     draft = full_quality(services, draft)  # decode-on-promote: the draft's pixels at full quality
     image = load_image(services, draft)
-    eng = services.engines.for_tier(Tier.FINAL, engine)
+    eng = services.engines.for_tier(Tier.FINAL, spec.engine)
     caps = eng.capabilities()
-    width, height = parse_size(size) or fit_to(image.size, max(caps.default_size), caps.size_multiple)
+    width, height = parse_size(spec.size) or fit_to(image.size, max(caps.default_size), caps.size_multiple)
     source_engine = None
     try:
         source_engine = services.engines.get(draft.engine_id)
     except InvalidInput:
         pass
     same_family = bool(source_engine and caps.family and source_engine.capabilities().family == caps.family)
-    text = check_prompt(prompt) if prompt is not None else draft.prompt
-    with services.db.transaction() as s:
-        repo = ProjectsRepo(s)
-        thread = repo.prompt(draft.project_id, text, negative=draft.params.get("negative_prompt", "") or "",
-                             parent_id=draft.prompt_id if text != draft.prompt else None)
-        ms_id = repo.milestone(draft.project_id, milestone).id if milestone else None
+    text = check_prompt(spec.prompt) if spec.prompt is not None else draft.prompt
+    negative = draft.params.get("negative_prompt", "") or ""
+    ms_id = None
+    if spec.milestone:
+        with services.db.read() as s:
+            ms_id = ProjectsRepo(s).milestone(draft.project_id, spec.milestone).id
     request = RenderRequest(
-        task=TASK_IMG2IMG, prompt=text, negative_prompt=draft.params.get("negative_prompt", "") or "",
-        seeds=[draft.seed if draft.seed is not None else 0], width=width, height=height, steps=steps,
-        init_image=image, strength=strength,
+        task=TASK_IMG2IMG, prompt=text, negative_prompt=negative,
+        seeds=[draft.seed if draft.seed is not None else 0], width=width, height=height, steps=spec.steps,
+        init_image=image, strength=spec.strength,
     )
     handoff = latent_handoff(services, draft, source_engine, eng, request)  # same latent space: no re-encode
     request = eng.prepare(request)  # validate before anything is written or shown
-    return RenderPlan(
-        project_id=draft.project_id, stage=Stage.FINAL, engine=eng, request=request, prompt_id=thread.id,
-        milestone_id=ms_id, user_id=user_id, parent_ids=[draft.id], override=override,
+    prompt_id, new_prompt = (draft.prompt_id, None) if text == draft.prompt and draft.prompt_id else (
+        None, PromptRef(text, negative=negative, parent_id=draft.prompt_id if text != draft.prompt else None))
+    plan = RenderPlan(
+        project_id=draft.project_id, stage=Stage.FINAL, engine=eng, request=request, prompt_id=prompt_id,
+        new_prompt=new_prompt, milestone_id=ms_id, user_id=spec.user_id, parent_ids=[draft.id],
+        override=asdict(spec.override) if spec.override is not None else None,
         params={
             "promoted_from": draft.id,
             "prompt_edited": text != draft.prompt,
@@ -68,6 +73,24 @@ def plan_promote(services: Services, asset_id: str, *, prompt: str | None = None
         },
         after_output=_with_drift(image),
     )
+    resolved = replace(spec, engine=eng.id, size=f"{width}x{height}", steps=request.steps, milestone=ms_id)
+    return StagePlan(resolved, [plan])
+
+
+def promote_spec(asset_id: str, *, size: str | tuple[int, int] | None = None, override: Any = None,
+                 **options) -> PromoteSpec:
+    """A promote spec from keyword options (``override``: an OverrideRequest or ``{user, role, reason}``)."""
+    if isinstance(size, tuple):
+        size = f"{size[0]}x{size[1]}"
+    if isinstance(override, dict):
+        override = OverrideRequest(str(override.get("user") or override.get("user_id") or ""),
+                                   str(override.get("role") or "designer"), str(override.get("reason") or ""))
+    return PromoteSpec(asset_id, size=size, override=override, **options)
+
+
+def plan_promote(services: Services, asset_id: str, **options) -> RenderPlan:
+    """Validate and build the plan to promote a kept draft (nothing is written)."""
+    return plan_promote_spec(services, promote_spec(asset_id, **options)).plans[0]  # type: ignore[return-value]
 
 
 def _with_drift(source):
@@ -86,4 +109,6 @@ def _with_drift(source):
 
 def promote(services: Services, asset_id: str, *, on_event: EventSink | None = None, **options) -> StageResult:
     """Re-render a kept draft on the final engine; the draft is recorded as the parent."""
-    return run_plan(services, plan_promote(services, asset_id, **options), on_event)
+    from tierflow.app import service
+
+    return service.run(services, promote_spec(asset_id, **options), on_event)

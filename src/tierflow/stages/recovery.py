@@ -6,14 +6,11 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tierflow.domain.models import JobStatus
 from tierflow.storage.clock import now
-from tierflow.storage.tables import GenerationRow
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def process_owner() -> str:
@@ -38,61 +35,50 @@ def _owner_alive(owner: str | None) -> bool:
 
 def recover_stale_jobs(services: Services) -> int:
     """Fail every running job whose process is gone or whose lease expired; refund its reservation."""
-    from tierflow.stages.guard import Reservation
-    from tierflow.stages.runner import RenderPlan  # noqa: F401 - the guard's type
+    from tierflow.storage.generations_repo import DURABLE, GenerationsRepo, lease_over
 
     recovered = 0
     t = now()
     with services.db.transaction() as s:
-        rows = list(s.scalars(select(GenerationRow).where(GenerationRow.status.in_(
-            [JobStatus.RUNNING.value, JobStatus.QUEUED.value]))))
-        for row in rows:
-            if (row.params or {}).get("job"):
+        repo = GenerationsRepo(s)
+        for gen in repo.unfinished():
+            if gen.queue == DURABLE:
                 continue  # a durable job goes back to its queue instead: tierflow.jobs.durable.requeue_expired
-            lease_over = row.lease_expires_at is not None and row.lease_expires_at.replace(tzinfo=t.tzinfo) < t
-            if row.status == JobStatus.QUEUED.value and not lease_over:
-                continue  # waiting for a worker: not stale
-            if _owner_alive(row.lease_owner) and not lease_over:
-                continue
-            row.status = JobStatus.FAILED.value
-            row.error = "the process running this job stopped; its credits were refunded"
-            row.finished_at = t
-            if row.reservation_id:
-                refund = getattr(services.guard, "refund_reservation", None)
-                if refund:
-                    refund(s, row.reservation_id)
+            over = lease_over(gen, t)
+            if _owner_alive(gen.lease_owner) and not over:
+                continue  # rendering, or waiting on the studio thread that owns it
+            repo.update(gen.id, status=JobStatus.FAILED.value, finished_at=t,
+                        error="the process running this job stopped; its credits were refunded")
+            if gen.reservation_id:
+                services.guard.refund_reservation(s, gen.reservation_id)
             recovered += 1
         # Reservations whose job row is gone or already ended (a crash between the two writes of
         # an older version, a job row removed by hand) are released too.
-        orphaned = getattr(services.guard, "refund_orphaned", None)
-        if orphaned:
-            s.flush()
-            recovered += len(orphaned(s))
+        s.flush()
+        recovered += len(services.guard.refund_orphaned(s))
     return recovered
 
 
 SWEEP_EVERY_SECONDS = 3600.0
-SWEEP_MARKER = ".last-orphan-sweep"
 
 
 def sweep_orphan_blobs(services: Services, older_than: float | None = None, *, force: bool = True) -> int:
     """Remove blobs no asset row names (a process killed between blob and row), past the grace period.
 
-    ``force=False`` (every start) sweeps at most once an hour per blob store, so a CLI call on a
-    large store does not pay for a full listing each time. Returns how many blobs were removed.
+    Works on any blob store (local folder or object store: list + age). ``force=False`` (every
+    start) sweeps at most once an hour per blob store, so a CLI call on a large store does not pay
+    for a full listing each time. Returns how many blobs were removed.
     """
     import time
 
-    from tierflow.stages.decode import side_blob_refs
-    from tierflow.storage.blobs import GRACE_SECONDS
-    from tierflow.storage.tables import AssetRow
+    from tierflow.storage.blob_store import GRACE_SECONDS, sweep_unreferenced
+    from tierflow.storage.assets_repo import AssetsRepo
 
-    marker = services.blobs.root / SWEEP_MARKER
-    if not force and marker.exists() and time.time() - marker.stat().st_mtime < SWEEP_EVERY_SECONDS:
+    last = services.blobs.last_sweep()
+    if not force and last is not None and time.time() - last < SWEEP_EVERY_SECONDS:
         return 0
     with services.db.read() as s:
-        referenced = set(s.scalars(select(AssetRow.sha256)))
-        referenced |= side_blob_refs(s)  # draft latents, named in params
-    removed = services.blobs.sweep_unreferenced(referenced, GRACE_SECONDS if older_than is None else older_than)
-    marker.touch()
+        referenced = AssetsRepo(s).referenced_shas()
+    removed = sweep_unreferenced(services.blobs, referenced, GRACE_SECONDS if older_than is None else older_than)
+    services.blobs.mark_sweep()
     return removed

@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset, ReviewState
 from tierflow.stages.decode import full_quality_quietly
 from tierflow.storage.assets_repo import AssetsRepo
-from tierflow.storage.clock import aware, now
-from tierflow.storage.tables import AssetRow, ReviewRow
+from tierflow.storage.clock import now
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 # A review that took longer than this was interrupted: count only this much human time.
 REVIEW_IDLE_CAP_SECONDS = 120.0
@@ -47,12 +44,11 @@ def review(services: Services, asset_id: str, state: ReviewState | str, *, secon
         raise InvalidInput(f"{seconds} s is not a review time", field="seconds", fix="pass 0..86400 seconds")
     with services.db.transaction() as s:
         repo = AssetsRepo(s)
-        row = repo.row(asset_id)
+        asset = repo.get(asset_id)
         if seconds is None:
-            last = s.scalar(select(func.max(ReviewRow.created_at)).where(ReviewRow.user_id == user_id))
-            seconds = measured_seconds(now(), aware(row.created_at), aware(last))
-        repo.review(row.id, state, seconds=seconds, user_id=user_id)
-        asset = repo.get(row.id)
+            seconds = measured_seconds(now(), asset.created_at, repo.last_review_at(user_id))
+        repo.review(asset.id, state, seconds=seconds, user_id=user_id)
+        asset = repo.get(asset.id)
     if state in (ReviewState.KEEP, ReviewState.STAR):
         asset = full_quality_quietly(services, asset)  # decode-on-keep: a preview becomes the full decode
     return asset
@@ -60,5 +56,4 @@ def review(services: Services, asset_id: str, state: ReviewState | str, *, secon
 
 def unreviewed_count(services: Services, project_id: str) -> int:
     with services.db.read() as s:
-        return int(s.scalar(select(func.count()).select_from(AssetRow).where(
-            AssetRow.project_id == project_id, AssetRow.review == ReviewState.UNREVIEWED.value)) or 0)
+        return AssetsRepo(s).count(project_id=project_id, review=ReviewState.UNREVIEWED.value)

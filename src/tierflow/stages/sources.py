@@ -10,9 +10,10 @@ from PIL import Image
 from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset
 from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.blobs import read_asset
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.ports import Services
 
 
 def get_asset(services: Services, asset_id: str) -> Asset:
@@ -28,7 +29,7 @@ def load_image(services: Services, asset: Asset) -> Image.Image:
     from tierflow.stages.decode import full_quality
 
     asset = full_quality(services, asset)  # a draft preview is used as its full decode
-    data = services.blobs.get(asset.sha256, asset.format)
+    data = read_asset(services.blobs, asset)  # verified: a changed file is BlobCorrupt, not a PIL error
     with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")
 

@@ -9,19 +9,21 @@ detail; see :mod:`tierflow.stages.creative` for how it is priced and recorded.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import Asset, ReviewState, Stage, Tier
+from tierflow.domain.specs import UpscaleSpec, creative_pass
 from tierflow.engines.base import TASK_UPSCALE, RenderRequest
 from tierflow.engines.local.esrgan import parse_target
-from tierflow.stages.creative import check_creative, plan_creative, run_with_creative
-from tierflow.stages.runner import EventSink, RenderPlan, StageResult, run_plan
+from tierflow.stages.creative import plan_creative
+from tierflow.stages.runner import EventSink, RenderPlan, StageResult
 from tierflow.stages.sources import get_asset, load_image
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.service import StagePlan
+    from tierflow.app.ports import Services
 
 
 def plan_upscale(services: Services, asset_id: str, to: str = "2k", *, engine: str | None = None,
@@ -41,6 +43,18 @@ def plan_upscale(services: Services, asset_id: str, to: str = "2k", *, engine: s
         params={"upscaled_from": source.id, "to": str(to), "source_size": [image.width, image.height],
                 "warnings": readiness_warnings(services, source)},
     )
+
+
+def plan_upscale_spec(services: Services, spec: UpscaleSpec) -> StagePlan:
+    """The upscale plan, followed by the creative pass's plan when the spec asks for one."""
+    from tierflow.app.service import StagePlan
+
+    plan = plan_upscale(services, spec.asset_id, spec.to, engine=spec.engine, user_id=spec.user_id)
+    plans = [plan]
+    if spec.creative is not None:
+        c = spec.creative
+        plans.append(plan_creative(services, plan, c.strength, engine=c.engine, prompt=c.prompt, tile=c.tile))
+    return StagePlan(replace(spec, engine=plan.engine.id), plans)
 
 
 def readiness_warnings(services: Services, asset: Asset) -> list[str]:
@@ -67,36 +81,28 @@ def readiness_warnings(services: Services, asset: Asset) -> list[str]:
     return warnings
 
 
-def plan_upscale_steps(services: Services, asset_id: str, to: str = "2k", *, creative: float | None = None,
-                       creative_engine: str | None = None, creative_prompt: str | None = None,
-                       creative_tile: int | None = None, **options) -> list[RenderPlan]:
+def upscale_spec(asset_id: str, to: str = "2k", *, creative: float | None = None,
+                 creative_engine: str | None = None, creative_prompt: str | None = None,
+                 creative_tile: int | None = None, **options) -> UpscaleSpec:
+    """An upscale spec from door options (``creative``: the pass's strength, absent or 0 = off)."""
+    return UpscaleSpec(asset_id, str(to), creative=creative_pass(creative, engine=creative_engine,
+                                                                 prompt=creative_prompt, tile=creative_tile),
+                       **options)
+
+
+def plan_upscale_steps(services: Services, asset_id: str, to: str = "2k", **options) -> list[RenderPlan]:
     """The upscale plan, followed by the creative pass's plan when ``creative`` is a strength in (0, 0.5]."""
-    strength = check_creative(creative)
-    if strength is None:
-        given = [name for name, value in (("--creative-engine", creative_engine), ("--creative-prompt",
-                 creative_prompt), ("--creative-tile", creative_tile)) if value is not None]
-        if given:
-            raise InvalidInput(f"{', '.join(given)} without a creative strength", field="creative",
-                               fix="add --creative 0.25 (a strength in (0, 0.5]) or leave those options out")
-    plan = plan_upscale(services, asset_id, to, **options)
-    if strength is None:
-        return [plan]
-    return [plan, plan_creative(services, plan, strength, engine=creative_engine, prompt=creative_prompt,
-                                tile=creative_tile)]
+    return plan_upscale_spec(services, upscale_spec(asset_id, to, **options)).plans  # type: ignore[return-value]
 
 
-def upscale(services: Services, asset_id: str, to: str = "2k", *, creative: float | None = None,
-            creative_engine: str | None = None, creative_prompt: str | None = None,
-            creative_tile: int | None = None, on_event: EventSink | None = None, **options) -> StageResult:
+def upscale(services: Services, asset_id: str, to: str = "2k", *, on_event: EventSink | None = None,
+            **options) -> StageResult:
     """Upscale an image asset; the source is recorded as the parent; readiness warnings are returned.
 
     With ``creative`` (a strength in (0, 0.5]) the upscaled image then gets the creative pass
     (:mod:`tierflow.stages.creative`): the result is the pass's asset, whose parent is the plain
     upscale, and its credits are both steps'.
     """
-    plans = plan_upscale_steps(services, asset_id, to, creative=creative, creative_engine=creative_engine,
-                               creative_prompt=creative_prompt, creative_tile=creative_tile, **options)
-    if len(plans) == 2:
-        return run_with_creative(services, *plans, on_event)
-    return run_plan(services, plans[0], on_event)  # the runner puts the plan's warnings first
+    from tierflow.app import service
 
+    return service.run(services, upscale_spec(asset_id, to, **options), on_event)

@@ -9,6 +9,7 @@ each frame drifted from the source image (``frame_drift``) and the frame-to-fram
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -18,23 +19,24 @@ from tierflow.domain.ids import new_seed
 from tierflow.domain.models import Stage, Tier
 from tierflow.engines.base import TASK_IMG2VID, Engine, Rendered, RenderRequest
 from tierflow.engines.local.diffusers_video import check_video_source
-from tierflow.stages.compose import prompt_thread_for
-from tierflow.stages.inputs import check_prompt, check_seed
-from tierflow.stages.runner import EventSink, RenderPlan, StageResult, run_plan
+from tierflow.domain.specs import MAX_SECONDS, VideoSpec
+from tierflow.stages.compose import prompt_for
+from tierflow.stages.inputs import check_prompt
+from tierflow.stages.runner import EventSink, RenderPlan, StageResult
 from tierflow.stages.sources import get_asset, load_image
 
 if TYPE_CHECKING:
-    from tierflow.bootstrap import Services
+    from tierflow.app.service import StagePlan
+    from tierflow.app.ports import Services
 
 DEFAULT_FPS = 24
-MAX_SECONDS = 30.0
+__all__ = ["DEFAULT_FPS", "MAX_SECONDS", "drift_summary", "frames_for", "plan_video", "plan_video_spec", "video"]
 
 
 def frames_for(engine: Engine, seconds: float, fps: int) -> int:
     """The engine's valid frame count nearest to ``seconds`` at ``fps``; outside its range is an error."""
-    step = getattr(engine, "frame_step", 1)
-    lo = getattr(engine, "min_frames", 1)
-    hi = getattr(engine, "max_frames", None) or engine.capabilities().max_frames
+    step, lo = engine.frame_step, engine.min_frames
+    hi = engine.max_frames or engine.capabilities().max_frames
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_SECONDS:
         raise InvalidInput(f"{seconds!r} s is not a clip length", field="seconds",
                            fix=f"use a number of seconds in (0, {MAX_SECONDS:g}]")
@@ -45,40 +47,38 @@ def frames_for(engine: Engine, seconds: float, fps: int) -> int:
     return frames
 
 
-def plan_video(services: Services, asset_id: str, prompt: str, *, seconds: float | None = None,
-               frames: int | None = None, fps: int | None = None, engine: str | None = None,
-               seed: int | None = None, long_side: int | None = None, steps: int | None = None,
-               user_id: str | None = None) -> RenderPlan:
+def plan_video_spec(services: Services, spec: VideoSpec) -> StagePlan:
     """Validate and build the plan to animate an image asset (a video asset is refused first)."""
-    source = get_asset(services, asset_id)
+    from tierflow.app.service import StagePlan
+
+    source = get_asset(services, spec.asset_id)
     check_video_source(source.kind)  # before anything is loaded, priced or reserved
-    text = check_prompt(prompt)
-    seed = check_seed(seed)
-    if seconds is not None and frames is not None:
-        raise InvalidInput("both seconds and frames were given", field="seconds",
-                           fix="give the clip length as --seconds or as frames, not both")
+    text = check_prompt(spec.prompt)
     image = load_image(services, source)
-    eng = services.engines.for_tier(Tier.VIDEO, engine)
-    fps = fps if fps is not None else getattr(eng, "default_fps", DEFAULT_FPS)
-    if isinstance(fps, bool) or not isinstance(fps, int) or fps < 1:
-        raise InvalidInput(f"{fps!r} is not a frame rate", field="fps", fix="use a whole number of frames per second")
-    if seconds is not None:
-        frames = frames_for(eng, seconds, fps)
-    width, height = eng.size_for(image, long_side) if hasattr(eng, "size_for") else image.size
+    eng = services.engines.for_tier(Tier.VIDEO, spec.engine)
+    fps = spec.fps if spec.fps is not None else (eng.default_fps or DEFAULT_FPS)
+    frames = frames_for(eng, spec.seconds, fps) if spec.seconds is not None else spec.frames
+    width, height = eng.size_for(image, spec.long_side)
+    seed = spec.seed if spec.seed is not None else (source.seed if source.seed is not None else new_seed())
     request = RenderRequest(task=TASK_IMG2VID, prompt=text,
-                            negative_prompt=source.params.get("negative_prompt", "") or "",
-                            seeds=[seed if seed is not None else (source.seed if source.seed is not None
-                                                                  else new_seed())],
-                            width=width, height=height, steps=steps, init_image=image, frames=frames, fps=fps)
+                            negative_prompt=source.params.get("negative_prompt", "") or "", seeds=[seed],
+                            width=width, height=height, steps=spec.steps, init_image=image, frames=frames, fps=fps)
     request = eng.prepare(request)  # validate before anything is written or shown
     params: dict[str, Any] = {"animated_from": source.id, "seconds": round(request.frames / request.fps, 4)}
-    if seconds is not None:
-        params["seconds_asked"] = seconds
-    return RenderPlan(
-        project_id=source.project_id, stage=Stage.VIDEO, engine=eng, request=request,
-        prompt_id=prompt_thread_for(services, source, text), user_id=user_id, parent_ids=[source.id],
-        params=params, after_output=_with_drift(image),
+    if spec.seconds is not None:
+        params["seconds_asked"] = spec.seconds
+    prompt_id, new_prompt = prompt_for(source, text)
+    plan = RenderPlan(
+        project_id=source.project_id, stage=Stage.VIDEO, engine=eng, request=request, prompt_id=prompt_id,
+        new_prompt=new_prompt, user_id=spec.user_id, parent_ids=[source.id], params=params,
+        after_output=_with_drift(image),
     )
+    return StagePlan(replace(spec, engine=eng.id, seed=seed, steps=request.steps), [plan])
+
+
+def plan_video(services: Services, asset_id: str, prompt: str, **options) -> RenderPlan:
+    """Validate and build the plan to animate an image asset (a video asset is refused first)."""
+    return plan_video_spec(services, VideoSpec(asset_id, prompt, **options)).plans[0]  # type: ignore[return-value]
 
 
 def _with_drift(source: Image.Image):
@@ -111,4 +111,6 @@ def drift_summary(source: Image.Image, frames: list[Image.Image]) -> dict[str, A
 def video(services: Services, asset_id: str, prompt: str, *, on_event: EventSink | None = None,
           **options) -> StageResult:
     """Animate an image asset into a clip; the source is recorded as the parent."""
-    return run_plan(services, plan_video(services, asset_id, prompt, **options), on_event)
+    from tierflow.app import service
+
+    return service.run(services, VideoSpec(asset_id, prompt, **options), on_event)

@@ -26,6 +26,7 @@ class GalleryQuery:
     stage: Stage | None = None
     review: ReviewState | None = None
     engine_id: str | None = None
+    prompt_id: str | None = None  # one prompt thread (the studio restores its board from it)
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
@@ -39,6 +40,7 @@ def to_asset(row: AssetRow, parent_ids: list[str]) -> Asset:
         size_bytes=row.size_bytes, seed=row.seed, created_at=aware(row.created_at), parent_ids=parent_ids,
         prompt_id=row.prompt_id, prompt=row.prompt_text, engine_id=row.engine_id, params=dict(row.params or {}),
         review=ReviewState(row.review), tags=list(row.tags or []), reviewed_at=aware(row.reviewed_at),
+        thumb_sha256=row.thumb_sha256,
     )
 
 
@@ -49,12 +51,12 @@ class AssetsRepo:
     def add(self, *, project_id: str, generation_id: str, stage: Stage, kind: str, fmt: str, width: int,
             height: int, sha256: str, size_bytes: int, seed: int | None, engine_id: str, prompt_id: str | None,
             prompt_text: str, params: dict[str, Any], parent_ids: list[str],
-            asset_id: str | None = None) -> Asset:
+            asset_id: str | None = None, thumb_sha256: str | None = None) -> Asset:
         row = AssetRow(
             id=asset_id or new_id("ast"), project_id=project_id, generation_id=generation_id, stage=stage.value, kind=kind,
             format=fmt, width=width, height=height, sha256=sha256, size_bytes=size_bytes, seed=seed,
             engine_id=engine_id, prompt_id=prompt_id, prompt_text=prompt_text, params=params,
-            review=ReviewState.UNREVIEWED.value, tags=[], created_at=now(),
+            review=ReviewState.UNREVIEWED.value, tags=[], created_at=now(), thumb_sha256=thumb_sha256,
         )
         self.s.add(row)
         self.s.flush()
@@ -71,7 +73,7 @@ class AssetsRepo:
         return row
 
     def replace_image(self, asset_id: str, *, sha256: str, fmt: str, size_bytes: int, params: dict[str, Any],
-                      expect_sha256: str) -> Asset:
+                      expect_sha256: str, thumb_sha256: str | None = None) -> Asset:
         """Point an asset at new pixels (a preview decoded at full quality); the row is locked.
 
         ``expect_sha256``: the blob the caller decoded from; if another writer replaced it
@@ -83,6 +85,8 @@ class AssetsRepo:
             raise NotFound(f"no asset {asset_id!r}", field="asset", fix="see `tierflow gallery` for asset ids")
         if row.sha256 == expect_sha256:
             row.sha256, row.format, row.size_bytes, row.params = sha256, fmt, size_bytes, dict(params)
+            if thumb_sha256 is not None:
+                row.thumb_sha256 = thumb_sha256
             self.s.flush()
         return to_asset(row, self.parents_of(row.id))
 
@@ -99,8 +103,38 @@ class AssetsRepo:
         row = self.row(asset_id)
         return to_asset(row, self.parents_of(row.id))
 
+    def last_review_at(self, user_id: str | None) -> datetime | None:
+        """When ``user_id`` last reviewed anything (None: never)."""
+        return aware(self.s.scalar(select(func.max(ReviewRow.created_at)).where(ReviewRow.user_id == user_id)))
+
+    def project_of(self, asset_id: str) -> str | None:
+        """The project of an asset, or None when there is no such asset."""
+        return self.s.scalar(select(AssetRow.project_id).where(AssetRow.id == asset_id))
+
+    def all_sha256(self) -> set[str]:
+        """Every blob digest an asset row names (the orphan-blob sweep keeps these)."""
+        return set(self.s.scalars(select(AssetRow.sha256)))
+
     def sha_in_use(self, sha256: str) -> bool:
-        return self.s.scalar(select(func.count()).select_from(AssetRow).where(AssetRow.sha256 == sha256)) > 0
+        """Whether any asset row names this blob, as its file or as its thumbnail."""
+        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256)
+        return self.s.scalar(select(func.count()).select_from(AssetRow).where(named)) > 0
+
+    def referenced_shas(self) -> set[str]:
+        """Every blob some asset row names (files, thumbnails, draft latents): what the orphan sweep keeps."""
+        shas = set(self.s.scalars(select(AssetRow.sha256)))
+        shas.update(self.s.scalars(select(AssetRow.thumb_sha256).where(AssetRow.thumb_sha256.is_not(None))))
+        shas.update(self.latent_shas())
+        return shas
+
+    def latent_shas(self) -> set[str]:
+        """The side blobs latent drafts name in their params (``params["latent"]["sha256"]``, stages/decode.py)."""
+        out: set[str] = set()
+        for params in self.s.scalars(select(AssetRow.params).where(AssetRow.kind == "image")):
+            ref = (params or {}).get("latent")
+            if isinstance(ref, dict) and ref.get("sha256"):
+                out.add(ref["sha256"])
+        return out
 
     # -- gallery ------------------------------------------------------------------------
     def gallery(self, q: GalleryQuery) -> list[Asset]:
@@ -113,6 +147,8 @@ class AssetsRepo:
             stmt = stmt.where(AssetRow.review == q.review.value)
         if q.engine_id:
             stmt = stmt.where(AssetRow.engine_id == q.engine_id)
+        if q.prompt_id:
+            stmt = stmt.where(AssetRow.prompt_id == q.prompt_id)
         if q.since:
             stmt = stmt.where(AssetRow.created_at >= q.since)
         if q.until:
@@ -126,7 +162,10 @@ class AssetsRepo:
                 stmt = stmt.where(prefilter)
         if q.before:
             ts, last_id = q.before
-            stmt = stmt.where((AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
+            # ``created_at <= ts`` on its own gives the index a range to start from (an OR alone
+            # makes SQLite walk from the newest row down to the cursor: a deep page grew with the gallery)
+            stmt = stmt.where(AssetRow.created_at <= ts,
+                              (AssetRow.created_at < ts) | ((AssetRow.created_at == ts) & (AssetRow.id < last_id)))
         stmt = stmt.order_by(AssetRow.created_at.desc(), AssetRow.id.desc()).limit(q.limit)
         rows = list(self.s.scalars(stmt))
         parents = self._parents_for([r.id for r in rows])

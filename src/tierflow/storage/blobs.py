@@ -5,6 +5,13 @@ place, so a reader never sees half a file and a crash leaves at most a ``.tmp`` 
 :meth:`LocalBlobStore.sweep_temp` removes. A process killed between writing a blob and committing
 its asset row leaves a complete but unreferenced blob: :meth:`LocalBlobStore.sweep_unreferenced`
 removes those once they are older than a grace period.
+
+Every read is verified: :meth:`LocalBlobStore.get` hashes what it read and raises
+:class:`~tierflow.domain.errors.BlobCorrupt` (or ``BlobMissing``) instead of handing back bytes
+that are not the recorded ones (:func:`tierflow.storage.blob_verify.verify`, shared by every
+store); :func:`read_asset` is the one read the stages, exports and file routes use, and names the
+asset and the fix. The interface and its guarantees:
+:mod:`tierflow.storage.blob_store`; the object-store twin: :mod:`tierflow.storage.blobs_s3`.
 """
 
 from __future__ import annotations
@@ -14,11 +21,22 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tierflow.domain.errors import InvalidInput, NotFound
+from typing import TYPE_CHECKING
 
-GRACE_SECONDS = 600.0  # what a sweep never touches: younger files may belong to a live writer
+from tierflow.domain.errors import BlobCorrupt, BlobMissing, InvalidInput
+from tierflow.storage.blob_store import GRACE_SECONDS, BlobEntry
+from tierflow.storage.blob_store import sweep_unreferenced as _sweep_unreferenced
+from tierflow.storage.blob_verify import REPAIR_FIX, missing, verify
+
+if TYPE_CHECKING:
+    from tierflow.domain.models import Asset
+
+__all__ = ["GRACE_SECONDS", "LocalBlobStore", "read_asset", "verify"]
+
+SWEEP_MARKER = ".last-orphan-sweep"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 
@@ -30,6 +48,7 @@ class LocalBlobStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.location = str(self.root)
 
     def path_for(self, sha256: str, ext: str) -> Path:
         if not _SHA_RE.match(sha256):
@@ -42,7 +61,7 @@ class LocalBlobStore:
         """Store ``data``; return its sha256 and whether this call created the file."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha, ext)
-        if path.exists():
+        if path.exists() and _digest(path) == sha:  # a damaged copy is rewritten, not trusted
             return sha, False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
@@ -59,13 +78,35 @@ class LocalBlobStore:
         return sha, True
 
     def get(self, sha256: str, ext: str) -> bytes:
-        return self.open_path(sha256, ext).read_bytes()
+        """The blob's bytes, verified against ``sha256`` (:class:`BlobMissing` / :class:`BlobCorrupt`)."""
+        try:
+            data = self.path_for(sha256, ext).read_bytes()
+        except FileNotFoundError:
+            raise missing(sha256, str(self.root)) from None
+        return verify(sha256, data)
+
+    def local_path(self, sha256: str, ext: str) -> Path | None:
+        return self.open_path(sha256, ext)
+
+    def presigned_url(self, sha256: str, ext: str, *, expires: int = 300) -> str | None:
+        return None  # the studio streams the file itself
+
+    def entries(self) -> Iterator[BlobEntry]:
+        for path in self.all_blobs():
+            sha, _, ext = path.name.partition(".")
+            yield BlobEntry(sha, ext, _mtime(path))
+
+    def last_sweep(self) -> float | None:
+        marker = self.root / SWEEP_MARKER
+        return _mtime(marker) if marker.exists() else None
+
+    def mark_sweep(self) -> None:
+        (self.root / SWEEP_MARKER).touch()
 
     def open_path(self, sha256: str, ext: str) -> Path:
         path = self.path_for(sha256, ext)
         if not path.exists():
-            raise NotFound(f"blob {sha256[:12]} is missing from {self.root}", field="asset",
-                           fix="the blob store was moved or pruned; restore it from a backup")
+            raise missing(sha256, str(self.root))
         return path
 
     def exists(self, sha256: str, ext: str) -> bool:
@@ -89,22 +130,26 @@ class LocalBlobStore:
         return count
 
     def sweep_unreferenced(self, referenced: set[str], older_than: float = GRACE_SECONDS) -> int:
-        """Remove complete blobs that no asset row names, older than ``older_than`` seconds.
-
-        A process killed between writing a blob and committing its asset row leaves such a blob.
-        The grace period spares the blobs of renders in flight in other processes, whose rows are
-        milliseconds from committing. Returns how many were removed.
-        """
-        cutoff = time.time() - older_than
-        count = 0
-        for path in self.all_blobs():
-            if path.name.split(".")[0] not in referenced and _mtime(path) < cutoff:
-                path.unlink(missing_ok=True)
-                count += 1
-        return count
+        """Remove complete blobs no asset row names, older than ``older_than`` seconds (see blob_store)."""
+        return _sweep_unreferenced(self, referenced, older_than)
 
     def all_blobs(self) -> list[Path]:
         return [p for p in self.root.glob("*/*/*") if not p.name.startswith(".")]
+
+
+def read_asset(blobs, asset: Asset) -> bytes:
+    """An asset's stored bytes, verified; a missing or corrupt blob is an error naming the asset."""
+    try:
+        return blobs.get(asset.sha256, asset.format)
+    except BlobCorrupt as e:
+        state = "missing" if isinstance(e, BlobMissing) else "corrupt"
+        raise type(e)(f"asset {asset.id}: its stored {asset.kind} (blob {asset.sha256[:12]}) is {state}",
+                      field="asset", fix=REPAIR_FIX) from None
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _mtime(path: Path) -> float:

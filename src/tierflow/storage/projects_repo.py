@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from tierflow.domain.errors import InvalidInput, NotFound
 from tierflow.domain.ids import new_id
 from tierflow.domain.models import Milestone, Project, PromptThread, Workspace
+from tierflow.domain.names import check_name
 from tierflow.domain.policies import ProjectPolicy
 from tierflow.storage.clock import aware, now
 from tierflow.storage.tables import MilestoneRow, ProjectRow, PromptRow, WorkspaceRow
@@ -15,7 +16,8 @@ from tierflow.storage.tables import MilestoneRow, ProjectRow, PromptRow, Workspa
 DEFAULT_WORKSPACE = "default"
 
 
-def _project(row: ProjectRow) -> Project:
+def to_project(row: ProjectRow) -> Project:
+    """The domain project of a stored row."""
     return Project(
         id=row.id,
         workspace_id=row.workspace_id,
@@ -49,10 +51,7 @@ class ProjectsRepo:
     def create(self, name: str, *, description: str = "", workspace: str = DEFAULT_WORKSPACE,
                min_drafts: int = 10, final_cap: int | None = None, private: bool = False,
                low_credit_threshold: float | None = None) -> Project:
-        name = (name or "").strip()
-        if not name or len(name) > 200 or "/" in name or "\\" in name:
-            raise InvalidInput(f"{name!r} is not a usable project name", field="name",
-                               fix="use 1-200 characters without slashes")
+        name = check_name(name, "project name", id_prefix="prj_")
         ProjectPolicy(min_drafts=min_drafts, final_cap=final_cap,
                       **({} if low_credit_threshold is None else {"low_credit_threshold": low_credit_threshold}))
         ws = self.workspace(workspace)
@@ -65,7 +64,7 @@ class ProjectsRepo:
                          low_credit_threshold=low_credit_threshold, created_at=now())
         self.s.add(row)
         self.s.flush()
-        return _project(row)
+        return to_project(row)
 
     def row(self, ref: str) -> ProjectRow:
         """A project by id or by name."""
@@ -78,10 +77,18 @@ class ProjectsRepo:
         return row
 
     def get(self, ref: str) -> Project:
-        return _project(self.row(ref))
+        return to_project(self.row(ref))
 
     def list(self) -> list[Project]:
-        return [_project(r) for r in self.s.scalars(select(ProjectRow).order_by(ProjectRow.created_at))]
+        return [to_project(r) for r in self.s.scalars(select(ProjectRow).order_by(ProjectRow.created_at))]
+
+    def set_policy(self, project_id: str, policy: ProjectPolicy) -> Project:
+        """Store a validated policy on the project (the caller audits the change)."""
+        row = self.row(project_id)
+        row.min_drafts, row.final_cap = policy.min_drafts, policy.final_cap
+        row.low_credit_threshold = policy.low_credit_threshold
+        self.s.flush()
+        return to_project(row)
 
     def counts(self, project_id: str) -> dict[str, int]:
         from tierflow.storage.tables import AssetRow
@@ -93,6 +100,9 @@ class ProjectsRepo:
 
     # -- milestones ---------------------------------------------------------------------
     def milestone(self, project_id: str, name: str, *, create: bool = False) -> Milestone:
+        """A milestone by name or id; with ``create``, made when missing (the name checked first)."""
+        if create:
+            name = check_name(name, "milestone name", id_prefix="ms_")
         row = self.s.scalar(select(MilestoneRow).where(MilestoneRow.project_id == project_id,
                                                        MilestoneRow.name == name))
         if row is None and name.startswith("ms_"):

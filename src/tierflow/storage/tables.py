@@ -106,30 +106,39 @@ class GenerationRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the job's stage spec (first row)
+    queue: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)  # durable | inprocess
+    after_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the step this one waits for
 
 
 class AssetRow(Base):
     __tablename__ = "assets"
     __table_args__ = (
-        Index("ix_assets_project_created", "project_id", "created_at"),
-        Index("ix_assets_created", "created_at"),
+        # keyset paging per filter (migration 0005): walk from the cursor, stop after one page
+        Index("ix_assets_keyset", "created_at", "id"),
+        Index("ix_assets_project_keyset", "project_id", "created_at", "id"),
+        Index("ix_assets_project_stage_keyset", "project_id", "stage", "created_at", "id"),
+        Index("ix_assets_stage_keyset", "stage", "created_at", "id"),
+        Index("ix_assets_review_keyset", "review", "created_at", "id"),
+        Index("ix_assets_engine_keyset", "engine_id", "created_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
     generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
     prompt_id: Mapped[str | None] = mapped_column(ForeignKey("prompts.id"), nullable=True, index=True)
-    stage: Mapped[str] = mapped_column(String(20), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(10))
     format: Mapped[str] = mapped_column(String(10))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    thumb_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a small derived WebP blob
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # seeds run to 2**32 - 1
-    engine_id: Mapped[str] = mapped_column(String(80), index=True)
+    engine_id: Mapped[str] = mapped_column(String(80))
     prompt_text: Mapped[str] = mapped_column(Text, default="")
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    review: Mapped[str] = mapped_column(String(20), default="unreviewed", index=True)
+    review: Mapped[str] = mapped_column(String(20), default="unreviewed")
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

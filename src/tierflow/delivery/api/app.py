@@ -11,10 +11,12 @@ from fastapi.responses import RedirectResponse
 
 from tierflow import __version__
 from tierflow.bootstrap import Services
-from tierflow.delivery.api import auth, errors
+from tierflow.delivery.api import auth, docs, errors
 from tierflow.delivery.api.routers import (
+    admin,
     assets,
     budget,
+    drift,
     engines,
     generations,
     metrics,
@@ -24,11 +26,13 @@ from tierflow.delivery.api.routers import (
     prompts,
     reviews,
     stages,
+    verify,
 )
 from tierflow.delivery.api.schemas import API
 from tierflow.jobs.backend import JobBackend, job_backend
 
-ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines)
+ROUTERS = (projects, milestones, prompts, generations, assets, stages, reviews, budget, policies, metrics, engines,
+           admin, verify, drift)
 
 
 def create_app(services: Services, *, jobs: JobBackend | None = None,
@@ -41,8 +45,9 @@ def create_app(services: Services, *, jobs: JobBackend | None = None,
         yield
         queue.shutdown()
 
-    app = FastAPI(title="tierflow", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="tierflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Tiered generative image work: draft fast, review, promote the winner.")
+    docs.install(app)
     app.state.services = services
     app.state.jobs = queue
     errors.install(app)

@@ -17,15 +17,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tierflow.accounts.users_repo import UsersRepo, authenticate
+from tierflow.storage.users_repo import UsersRepo, authenticate
 from tierflow.delivery.api.deps import ServicesDep
 from tierflow.domain.access import LEAD_ROLES, LOCAL_ADMIN, NotSignedIn, Principal, can_read_project, readable
 from tierflow.domain.models import Project
 from tierflow.storage.projects_repo import ProjectsRepo
-from tierflow.storage.tables import AssetRow, GenerationRow
+from tierflow.storage.assets_repo import AssetsRepo
+from tierflow.storage.generations_repo import GenerationsRepo
 
 COOKIE = "tierflow_token"
 
@@ -88,14 +88,14 @@ def _project_id_of(request: Request, session: Session) -> str | None:
     if "ref" in params:
         return params["ref"]
     if "asset_id" in params:
-        return session.scalar(select(AssetRow.project_id).where(AssetRow.id == params["asset_id"]))
+        return AssetsRepo(session).project_of(params["asset_id"])
     if "job_id" in params:
         job_id = params["job_id"]
         jobs = getattr(request.app.state, "jobs", None)
         job = next((j for j in (jobs.jobs() if jobs else []) if job_id in (j.id, j.generation_id)), None)
         if job is not None:
             return job.project_id
-        return session.scalar(select(GenerationRow.project_id).where(GenerationRow.id == job_id))
+        return GenerationsRepo(session).project_of(job_id)
     return None
 
 
@@ -110,7 +110,7 @@ def check_refs(services, principal: Principal, *refs: str | None, asset_id: str 
 
     with services.db.read() as s:
         if asset_id:
-            refs = (*refs, s.scalar(select(AssetRow.project_id).where(AssetRow.id == asset_id)))
+            refs = (*refs, AssetsRepo(s).project_of(asset_id))
         for ref in refs:
             if not ref:
                 continue

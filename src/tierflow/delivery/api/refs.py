@@ -18,3 +18,13 @@ def project(session: Session, ref: str) -> Project:
         raise InvalidInput(f"{ref[:60]!r} is not a project id or name", field="project",
                            fix="pass a project id (prj_…) or its name")
     return ProjectsRepo(session).get(ref)
+
+
+def check_ref(ref: str) -> str:
+    """``ref`` is shaped like a project id or name (the use case then looks it up); returns it."""
+    if ref.startswith("prj_"):
+        check_id(ref, "project")
+    elif not ref.strip() or len(ref) > 200 or "/" in ref or "\\" in ref:
+        raise InvalidInput(f"{ref[:60]!r} is not a project id or name", field="project",
+                           fix="pass a project id (prj_…) or its name")
+    return ref

@@ -14,7 +14,8 @@ from tierflow.domain.models import Asset, Project
 from tierflow.stages.inputs import MAX_PROMPT, MAX_VARIATIONS
 
 API = "/api/v1"
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\\]+$")]
+# The rule itself is domain.names.check_name (the repositories apply it, for every door); this only caps size.
+Name = Annotated[str, Field(max_length=1000)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
 # counts stored in an INTEGER column: bounded so a huge number is a 422, not a database overflow
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
@@ -78,6 +79,8 @@ class FinalCreate(_In):
     size: str | None = Field(None, max_length=20)
     steps: int | None = Field(None, ge=1, le=1000)
     milestone: str | None = Field(None, max_length=200)
+    override_reason: str | None = Field(None, min_length=1, max_length=2000,
+                                        description="Lead/admin: lift a policy block for this render (audited).")
 
 
 GenerationCreate = Annotated[DraftCreate | FinalCreate, Field(discriminator="stage")]
@@ -119,6 +122,17 @@ class OutpaintCreate(_In):
 class UpscaleCreate(_In):
     to: str = Field("2k", min_length=1, max_length=10, examples=["2k", "4k", "x2"])
     engine: str | None = Field(None, max_length=80)
+    creative: float | None = Field(None, ge=0, le=0.5, description="Creative pass strength in (0, 0.5]; "
+                                   "0 or absent: off. Re-renders the upscale in tiles to add detail.")
+    creative_engine: str | None = Field(None, max_length=80, description="img2img engine for the pass.")
+    creative_prompt: str | None = Field(None, min_length=1, max_length=MAX_PROMPT)
+    creative_tile: int | None = Field(None, ge=64, le=4096, description="Tile px (default: the engine's).")
+
+
+class DriftCheckCreate(_In):
+    threshold: float = Field(10.0, ge=0, le=100, description="Flag drift above this (10 = visible).")
+    engine: str | None = Field(None, max_length=80, description="Re-render on this engine instead.")
+    limit: int = Field(50, ge=1, le=500, description="At most this many saved pairs, newest first.")
 
 
 class VideoCreate(_In):
@@ -153,6 +167,9 @@ class StageQuote(BaseModel):
     credits: float
     engine_id: str
     stage: str
+    width: int | None = None  # the size the render will make (a video: the engine's, in the source's aspect)
+    height: int | None = None
+    parts: list[dict[str, Any]] = []
 
 
 class StageAccepted(JobAccepted):
@@ -182,6 +199,7 @@ class AssetPublic(BaseModel):
     review: str
     tags: list[str]
     file_url: str
+    thumb_url: str
     export_url: str
 
 
@@ -211,12 +229,15 @@ class PolicyUpdate(_In):
     min_drafts: Count | None = None
     final_cap: Count | None = None
     low_credit_threshold: float | None = Field(None, ge=0, lt=1)
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
 
 
 class PolicyPublic(BaseModel):
     min_drafts: int
     final_cap: int | None
     low_credit_threshold: float | None
+    drafts_in_thread: int | None = None  # with ?prompt_id=: the drafts draft-first counts for that thread
+    milestone: dict[str, Any] | None = None  # the milestone finals count against now
 
 
 class BudgetPublic(BaseModel):
@@ -227,12 +248,33 @@ class BudgetPublic(BaseModel):
     unlimited: bool
     warnings: list[str]
     balances: list[dict[str, Any]] = []
+    scope: str | None = None
+    scope_id: str | None = None
+    milestone: dict[str, Any] | None = None  # the milestone finals count against now
+
+
+class GrantCreate(_In):
+    amount: float = Field(gt=0, le=1e12, description="Credits to add.")
+    scope: Literal["project", "workspace", "milestone"] | None = None
+    milestone: str | None = Field(None, max_length=200, description="Name or id (the milestone's budget).")
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
+
+
+class DailyLimitUpdate(_In):
+    limit: float | None = Field(description="Credits the user may spend per UTC day; null lifts the limit.",
+                                ge=0, le=1e12)
+
+
+class MilestoneClose(_In):
+    reason: str = Field("", max_length=2000, description="Why (kept in the audit log).")
 
 
 # -- converters -----------------------------------------------------------------------------
 def asset_public(asset: Asset) -> dict[str, Any]:
     """The contract's AssetPublic as a plain dict (cheap for pages of many assets)."""
     return asset.to_dict() | {"file_url": f"{API}/assets/{asset.id}/file",
+                              "thumb_url": f"{API}/assets/{asset.id}/thumb" if asset.thumb_sha256
+                              else f"{API}/assets/{asset.id}/file",
                               "export_url": f"{API}/assets/{asset.id}/export"}
 
 

@@ -59,7 +59,8 @@ def run_demo(json_out: bool) -> dict:
     exports = svc.settings.home / "exports"
     exports.mkdir(exist_ok=True)
     out = export_asset(svc, final.id, exports / f"{final.id}.png")
-    say(f"[bold]9. export[/] {out['path']} (PNG with parameters, lineage and IPTC source type)")
+    signed = "a signed C2PA manifest of its lineage" if out["credentials"]["signed"] else out["credentials"]["warning"]
+    say(f"[bold]9. export[/] {out['path']} (PNG with parameters, lineage, IPTC source type; {signed})")
     say(f"[bold]10. lineage[/] `tierflow lineage {made['overlay']}`: {drafts[0].id} → {final.id} → "
         f"{made['cleanup']} → {made['upscale']} → {made['overlay']}")
     summary = {"project": project.name, "drafts": [a.id for a in drafts], "final": final.id, **made,

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from tierflow.delivery.cli.context import services
-from tierflow.delivery.cli.output import State, console, emit_json
+from tierflow.delivery.cli.output import State, console, emit_json, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -86,15 +86,22 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="File to write (PNG for images, MP4 for videos)."),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Write an asset with its provenance (A1111 parameters, tierflow lineage, IPTC source type)."""
+        """Write an asset with its provenance (A1111 parameters, lineage, IPTC source type) and a signed C2PA manifest."""
         State.json = json_out
         from tierflow.provenance.export import export_asset
 
         written = export_asset(services(), asset, out)
+        signed = written["credentials"]
         if json_out:
-            emit_json({"asset": written["asset"], "path": str(written["path"]), "bytes": written["bytes"]})
+            emit_json({"asset": written["asset"], "path": str(written["path"]), "bytes": written["bytes"],
+                       "credentials": signed})
         else:
             console.print(f"wrote {written['path']} ({written['bytes']} bytes)")
+            if signed["signed"]:
+                console.print(f"signed: C2PA manifest of its lineage by {signed['signer']} "
+                              f"(check with `tierflow verify {written['path']}`)", soft_wrap=True)
+        if not signed["signed"]:
+            warn([signed["warning"]])
 
 
 def _label(a, highlight: str) -> str:

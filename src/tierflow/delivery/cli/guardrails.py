@@ -13,7 +13,7 @@ from rich.table import Table
 from tierflow.delivery.cli.context import acting, services
 from tierflow.delivery.cli.output import State, console, emit_json, warn
 
-milestones = typer.Typer(help="Create and list a project's milestones (final caps count per milestone).",
+milestones = typer.Typer(help="Create, list and close a project's milestones (final caps count per milestone).",
                          no_args_is_help=True)
 
 
@@ -72,6 +72,10 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"{where}: {_fmt(data['remaining'])} of {_fmt(data['granted'])} credits left "
                           f"({_fmt(data['spent'])} spent, {_fmt(data['reserved'])} reserved)")
+        counted = data.get("milestone")
+        if counted:
+            cap = "no cap" if counted["final_cap"] is None else f"cap {counted['final_cap']}"
+            console.print(f"finals count against milestone {counted['name']}: {counted['finals']} ({cap})")
         warn(data["warnings"])
 
     @app.command()
@@ -102,6 +106,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold]{key}[/]: {_fmt(value) if value is not None else 'none'}")
         if data["changed"]:
             console.print(f"changed: {', '.join(data['changed'])}")
+        counted = data.get("milestone")
+        if counted:
+            console.print(f"finals count against milestone {counted['name']}: {counted['finals']} so far")
 
     @app.command()
     def report(
@@ -140,6 +147,25 @@ def register(app: typer.Typer) -> None:
         if chart:
             console.print(f"chart: {chart}")
         warn(data["warnings"])
+
+    @app.command()
+    def ledger(
+        project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
+        limit: int = typer.Option(50, "--limit", min=1, max=5000, help="How many entries, newest first."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """The project's credit ledger (grants, reservations, commits, refunds), newest first."""
+        State.json = json_out
+        from tierflow.guardrails.budget import ledger_entries
+
+        data = ledger_entries(services(), project, limit=limit)
+        if json_out:
+            emit_json(data)
+            return
+        table = Table("when", "scope", "kind", "amount", "note")
+        for e in data["entries"]:
+            table.add_row(e["created_at"][:19], e["scope"], e["kind"], _fmt(e["amount"]), e["note"])
+        console.print(table)
 
     @app.command()
     def dna(
@@ -188,26 +214,38 @@ def milestone_create(
     project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Create a milestone."""
+    """Create a milestone; renders that name none count against it from now on (the current one)."""
     State.json = json_out
-    from tierflow.domain.errors import InvalidInput
-    from tierflow.storage.projects_repo import ProjectsRepo
+    from tierflow.guardrails import budget as uc
 
-    name = name.strip()
-    if not name or len(name) > 200 or "/" in name:
-        raise InvalidInput(f"{name!r} is not a usable milestone name", field="name",
-                           fix="use 1-200 characters without slashes")
-    with services().db.transaction() as s:
-        repo = ProjectsRepo(s)
-        p = repo.get(project)
-        if any(m.name == name for m in repo.milestones(p.id)):
-            raise InvalidInput(f"milestone {name!r} already exists", field="name", fix="pick another name")
-        m = repo.milestone(p.id, name, create=True)
-    data = {"id": m.id, "name": m.name, "project_id": m.project_id, "created_at": m.created_at.isoformat()}
+    me, _role = acting()
+    data = uc.create_milestone(services(), project, name, user_id=me)
     if json_out:
-        emit_json({"milestone": data})
+        emit_json(data)
     else:
-        console.print(f"created milestone [bold]{m.name}[/] ({m.id})")
+        m = data["milestone"]
+        console.print(f"created milestone [bold]{m['name']}[/] ({m['id']}); renders without --milestone count here")
+
+
+@milestones.command("close")
+def milestone_close(
+    name: str = typer.Argument(..., help="Milestone name or id."),
+    project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
+    reopen: bool = typer.Option(False, "--reopen", help="Open a closed milestone again."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Close a milestone (lead): renders then count against the next open one, or a new implicit one."""
+    State.json = json_out
+    from tierflow.guardrails import budget as uc
+
+    me, role = acting()
+    data = uc.close_milestone(services(), project, name, closed=not reopen, user_id=me, role=role, reason=reason)
+    if json_out:
+        emit_json(data)
+    else:
+        m = data["milestone"]
+        console.print(f"milestone [bold]{m['name']}[/] is {'closed' if m['closed'] else 'open'}")
 
 
 @milestones.command("list")
@@ -215,15 +253,16 @@ def milestone_list(
     project: str = typer.Option(..., "--project", "-p", help="Project name or id."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List a project's milestones."""
+    """List a project's milestones (open or closed; the current one is marked)."""
     State.json = json_out
-    from tierflow.storage.projects_repo import ProjectsRepo
+    from tierflow.guardrails import budget as uc
 
-    with services().db.read() as s:
-        repo = ProjectsRepo(s)
-        rows = repo.milestones(repo.get(project).id)
+    data = uc.list_milestones(services(), project)
     if json_out:
-        emit_json({"milestones": [{"id": m.id, "name": m.name, "created_at": m.created_at.isoformat()} for m in rows]})
+        emit_json(data)
         return
-    for m in rows:
-        console.print(f"{m.name} ({m.id})")
+    for m in data["milestones"]:
+        state = "closed" if m["closed"] else ("current" if m["current"] else "open")
+        console.print(f"{m['name']} ({m['id']}) — {state}")
+    if not data["milestones"]:
+        console.print("no milestones yet: the first final makes the implicit milestone 'main'")

@@ -16,26 +16,38 @@ app = typer.Typer(help="Durable render jobs: list, inspect, cancel (`tierflow wo
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
-def job_dict(row, asset_ids: list[str]) -> dict[str, Any]:
-    """A durable job's state, from its generation row and the assets stored for it."""
+def job_dict(gen, asset_ids: list[str]) -> dict[str, Any]:
+    """A durable job's state, from its generation and the assets stored for it."""
     def iso(t):
         return t.isoformat() if t else None
 
-    return {"id": row.id, "status": row.status, "stage": row.stage, "engine_id": row.engine_id,
-            "project_id": row.project_id, "attempts": row.attempts or 0, "lease_owner": row.lease_owner,
-            "lease_expires_at": iso(row.lease_expires_at), "outputs": len(asset_ids), "asset_ids": asset_ids,
-            "error": row.error, "credits": row.credits,
-            "cancel_requested": bool((row.params or {}).get("cancel_requested")),
-            "created_at": iso(row.created_at), "started_at": iso(row.started_at), "finished_at": iso(row.finished_at)}
+    return {"id": gen.id, "status": gen.status.value, "stage": gen.stage.value, "op": (gen.spec or {}).get("op"),
+            "engine_id": gen.engine_id, "project_id": gen.project_id, "attempts": gen.attempts,
+            "lease_owner": gen.lease_owner, "lease_expires_at": iso(gen.lease_expires_at),
+            "outputs": len(asset_ids), "asset_ids": asset_ids, "error": gen.error, "credits": gen.credits,
+            "cancel_requested": gen.cancel_requested, "generation_ids": gen.chain,
+            "created_at": iso(gen.created_at), "started_at": iso(gen.started_at), "finished_at": iso(gen.finished_at)}
 
 
-def _asset_ids(s, generation_id: str) -> list[str]:
-    from sqlalchemy import select
+def _job(s, job_id: str) -> dict[str, Any]:
+    """A job with the assets of all its steps and its status over them (an upscale then its creative pass)."""
+    from tierflow.domain.errors import NotFound
+    from tierflow.domain.ids import check_id
+    from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
 
-    from tierflow.storage.tables import AssetRow
+    repo = GenerationsRepo(s)
+    gen = repo.find(check_id(job_id, "job_id"))
+    if gen is None or not gen.is_job or gen.queue != DURABLE:
+        raise NotFound(f"no durable job {job_id!r}", field="job_id", fix="see `tierflow jobs list` for job ids")
+    steps = [gen] + [repo.get(g) for g in gen.chain[1:]]
+    job = job_dict(gen, [a for step in steps for a in repo.asset_ids(step.id)])
+    if len(steps) > 1:
+        from tierflow.app.service import chain_status
 
-    return list(s.scalars(select(AssetRow.id).where(AssetRow.generation_id == generation_id)
-                          .order_by(AssetRow.created_at, AssetRow.id)))
+        job["status"] = chain_status(steps).value
+        job["credits"] = round(sum(step.credits for step in steps), 6)
+        job["error"] = next((step.error for step in steps if step.error), None)
+    return job
 
 
 def _requeue_dead() -> None:
@@ -44,17 +56,6 @@ def _requeue_dead() -> None:
     from tierflow.jobs.durable import requeue_expired
 
     requeue_expired(services())
-
-
-def _job_row(s, job_id: str):
-    from tierflow.domain.errors import NotFound
-    from tierflow.domain.ids import check_id
-    from tierflow.storage.tables import GenerationRow
-
-    row = s.get(GenerationRow, check_id(job_id, "job_id"))
-    if row is None or not (row.params or {}).get("job"):
-        raise NotFound(f"no durable job {job_id!r}", field="job_id", fix="see `tierflow jobs list` for job ids")
-    return row
 
 
 @app.command("list")
@@ -66,31 +67,18 @@ def list_(
 ) -> None:
     """List durable jobs, newest first."""
     State.json = json_out
-    from sqlalchemy import select
-
     from tierflow.domain.errors import InvalidInput
-    from tierflow.jobs.durable import QUEUEABLE
+    from tierflow.storage.generations_repo import GenerationsRepo
     from tierflow.storage.projects_repo import ProjectsRepo
-    from tierflow.storage.tables import GenerationRow
 
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"{status!r} is not a job status", field="status", fix=f"use one of {', '.join(STATUSES)}")
     if limit < 1:
         raise InvalidInput(f"{limit} is not a limit", field="limit", fix="pass 1 or more")
     _requeue_dead()
-    q = (select(GenerationRow).where(GenerationRow.stage.in_(list(QUEUEABLE)))
-         .order_by(GenerationRow.created_at.desc(), GenerationRow.id.desc()))
-    jobs: list[dict[str, Any]] = []
     with services().db.read() as s:
-        if project:
-            q = q.where(GenerationRow.project_id == ProjectsRepo(s).row(project).id)
-        if status:
-            q = q.where(GenerationRow.status == status)
-        for row in s.scalars(q.execution_options(yield_per=200)):
-            if (row.params or {}).get("job"):  # in-process renders share the table; only queued jobs count
-                jobs.append(job_dict(row, _asset_ids(s, row.id)))
-                if len(jobs) >= limit:
-                    break
+        project_id = ProjectsRepo(s).get(project).id if project else None
+        jobs = [_job(s, g.id) for g in GenerationsRepo(s).jobs(project_id=project_id, status=status, limit=limit)]
     if json_out:
         emit_json({"jobs": jobs})
         return
@@ -117,8 +105,7 @@ def show(
     check_id(job_id, "job_id")
     _requeue_dead()
     with services().db.read() as s:
-        row = _job_row(s, job_id)
-        job = job_dict(row, _asset_ids(s, row.id))
+        job = _job(s, job_id)
     if json_out:
         emit_json({"job": job})
         return

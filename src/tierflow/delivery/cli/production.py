@@ -10,49 +10,18 @@ from rich.table import Table
 from tierflow.delivery.cli.context import services, show_notices
 from tierflow.delivery.cli.output import State, console, emit_json, render_progress, warn
 from tierflow.domain.errors import InvalidInput
-from tierflow.domain.pricing import CREDIT_DIGITS
 
 
-def _quote(svc, plan, json_out: bool) -> None:
-    credits = svc.guard.quote(plan)
-    if json_out:
-        emit_json({"credits": credits})
-    else:
-        console.print(f"{credits:g} credits ({plan.engine.id}, {plan.stage.value})")
+QUEUE_HELP = "Queue a durable job for `tierflow worker` instead."
 
 
-def _run(plan, label: str, json_out: bool, quote: bool, extra=lambda asset: {}) -> None:
-    """Quote, or render with a progress bar and print the one asset (``{"asset": ...}`` with --json)."""
-    from tierflow.stages.runner import run_plan
+def _run(spec, label: str, json_out: bool, quote: bool, queue: bool, extra=lambda asset: {}) -> None:
+    """Quote, queue, or render with a progress bar and print the one asset (``{"asset": ...}`` with --json)."""
+    from tierflow.delivery.cli.render import dispatch
 
-    svc = services()
-    show_notices()
-    if quote:
-        _quote(svc, plan, json_out)
-        return
-    with render_progress(f"{label} on {plan.engine.id}", 1, quiet=json_out) as on_event:
-        result = run_plan(svc, plan, on_event)  # the plan's own warnings come first
-    _print_asset(result, json_out, extra(result.assets[0]))
-
-
-def _run_creative(plans, label: str, json_out: bool, quote: bool) -> None:
-    """Quote both steps (the upscale and its creative pass), or run them and print the pass's asset."""
-    from tierflow.stages.creative import run_with_creative
-
-    svc = services()
-    show_notices()
-    if quote:
-        upscale, creative = (svc.guard.quote(p) for p in plans)
-        credits = round(upscale + creative, CREDIT_DIGITS)
-        if json_out:
-            emit_json({"credits": credits, "parts": {"upscale": upscale, "creative": creative}})
-        else:
-            console.print(f"{credits:g} credits (upscale on {plans[0].engine.id}: {upscale:g}, creative pass on "
-                          f"{plans[1].engine.id}: {creative:g})")
-        return
-    with render_progress(label, 2, quiet=json_out) as on_event:
-        result = run_with_creative(svc, *plans, on_event)
-    _print_asset(result, json_out, {"creative": result.assets[0].params.get("creative")})
+    result = dispatch(spec, quote=quote, queue=queue, json_out=json_out, label=label, outputs=1)
+    if result is not None:
+        _print_asset(result, json_out, extra(result.assets[0]))
 
 
 def _print_asset(result, json_out: bool, extra: dict) -> None:
@@ -95,15 +64,15 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Default: the source asset's seed."),
         steps: int = typer.Option(None, "--steps"),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help=QUEUE_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Repaint the masked part of an image; pixels outside the mask stay as they were."""
         State.json = json_out
-        from tierflow.stages.cleanup import plan_inpaint
+        from tierflow.stages.cleanup import inpaint_spec
 
-        plan = plan_inpaint(services(), asset, mask, prompt, strength=strength, engine=engine, seed=seed,
-                            steps=steps)
-        _run(plan, "inpainting", json_out, quote,
+        spec = inpaint_spec(asset, mask, prompt, strength=strength, engine=engine, seed=seed, steps=steps)
+        _run(spec, "inpainting", json_out, quote, queue,
              lambda a: {"unmasked_max_delta": a.params.get("unmasked_max_delta")})
 
     @app.command()
@@ -119,15 +88,16 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed"),
         steps: int = typer.Option(None, "--steps"),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help=QUEUE_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Extend the canvas by the given px per side and paint the new border."""
         State.json = json_out
-        from tierflow.stages.cleanup import plan_outpaint
+        from tierflow.domain.specs import OutpaintSpec
 
-        plan = plan_outpaint(services(), asset, left=left, right=right, top=top, bottom=bottom, prompt=prompt,
-                             feather=feather, engine=engine, seed=seed, steps=steps)
-        _run(plan, "outpainting", json_out, quote,
+        spec = OutpaintSpec(asset, left=left, right=right, top=top, bottom=bottom, prompt=prompt, feather=feather,
+                            engine=engine, seed=seed, steps=steps)
+        _run(spec, "outpainting", json_out, quote, queue,
              lambda a: {"unmasked_max_delta": a.params.get("unmasked_max_delta")})
 
     @app.command()
@@ -143,20 +113,21 @@ def register(app: typer.Typer) -> None:
         creative_tile: int = typer.Option(None, "--creative-tile", help="Tile px (default: the engine's native "
                                           "size, 1024 for SDXL)."),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help=QUEUE_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Upscale in overlapping tiles, optionally with a creative pass; warns when the asset was never
         reviewed or cleaned."""
         State.json = json_out
-        from tierflow.stages.upscale import plan_upscale_steps
+        from tierflow.stages.upscale import upscale_spec
 
-        plans = plan_upscale_steps(services(), asset, to, engine=engine, creative=creative,
-                                   creative_engine=creative_engine, creative_prompt=creative_prompt,
-                                   creative_tile=creative_tile)
-        if len(plans) == 1:
-            _run(plans[0], f"upscaling to {to}", json_out, quote)
+        spec = upscale_spec(asset, to, engine=engine, creative=creative, creative_engine=creative_engine,
+                            creative_prompt=creative_prompt, creative_tile=creative_tile)
+        if spec.creative is None:
+            _run(spec, f"upscaling to {to}", json_out, quote, queue)
             return
-        _run_creative(plans, f"upscaling to {to} + creative pass", json_out, quote)
+        _run(spec, f"upscaling to {to} + creative pass", json_out, quote, queue,
+             lambda a: {"creative": a.params.get("creative")})
 
     @app.command()
     def video(
@@ -170,15 +141,16 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed"),
         steps: int = typer.Option(None, "--steps"),
         quote: bool = typer.Option(False, "--quote", help="Print the price in credits and render nothing."),
+        queue: bool = typer.Option(False, "--queue", help=QUEUE_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Render a short MP4 from an image; reports each frame's drift and the flicker."""
         State.json = json_out
-        from tierflow.stages.video import plan_video
+        from tierflow.domain.specs import VideoSpec
 
-        plan = plan_video(services(), asset, prompt, seconds=seconds, frames=frames, fps=fps, engine=engine,
-                          seed=seed, long_side=long_side, steps=steps)
-        _run(plan, "animating", json_out, quote,
+        spec = VideoSpec(asset, prompt, seconds=seconds, frames=frames, fps=fps, engine=engine, seed=seed,
+                         long_side=long_side, steps=steps)
+        _run(spec, "animating", json_out, quote, queue,
              lambda a: {"frame_drift": a.params.get("frame_drift"), "flicker": a.params.get("flicker")})
 
     @app.command()
@@ -194,20 +166,19 @@ def register(app: typer.Typer) -> None:
         stroke_color: str = typer.Option("#000000", "--stroke-color"),
         shadow: str = typer.Option(None, "--shadow", help="DX,DY: drop-shadow offset in px."),
         shadow_color: str = typer.Option("#00000099", "--shadow-color"),
+        queue: bool = typer.Option(False, "--queue", help=QUEUE_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Composite text onto a copy of an image as a new asset; the layer spec is stored with it."""
         State.json = json_out
+        from tierflow.domain.specs import OverlaySpec
         from tierflow.imaging.typography import TextLayer
-        from tierflow.stages.compose import run_compose
-        from tierflow.stages.overlay import plan_overlay
 
         point = _ints(position, 2, "position") if re.fullmatch(r"[\d,\s]+", position or "") else position
         layer = TextLayer(text=text.replace("\\n", "\n"), font=font, size=size, color=color, position=point,
                           box=_ints(box, 4, "box"), stroke_width=stroke, stroke_color=stroke_color,
                           shadow_offset=_ints(shadow, 2, "shadow"), shadow_color=shadow_color)
-        result = run_compose(services(), plan_overlay(services(), asset, layer))
-        _print_asset(result, json_out, {})
+        _run(OverlaySpec(asset, layer.to_dict()), "overlay", json_out, False, queue)
 
     @app.command("drift-check")
     def drift_check(

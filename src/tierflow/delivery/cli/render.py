@@ -34,22 +34,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render N draft variations on the fast engine; each is stored as soon as it finishes."""
         State.json = json_out
-        from tierflow.stages.draft import plan_draft
-        from tierflow.stages.runner import run_plan
+        from tierflow.domain.specs import DraftSpec
 
-        svc = services()
-        plan = plan_draft(svc, project, prompt, n=n, seed=seed, size=size, engine=engine, steps=steps,
-                          negative=negative, milestone=milestone)
-        show_notices()
-        if quote:
-            _print_quote(svc, plan, json_out)
-            return
-        if queue:
-            _enqueue(svc, plan, json_out)
-            return
-        with render_progress(f"drafting on {plan.engine.id}", n, quiet=json_out) as on_event:
-            result = run_plan(svc, plan, on_event)
-        _print_result(result, json_out, base_seed=plan.params["base_seed"])
+        spec = DraftSpec(project, prompt, n=n, seed=seed, size=size, engine=engine, steps=steps,
+                         negative=negative, milestone=milestone)
+        result = dispatch(spec, quote=quote, queue=queue, json_out=json_out, label="drafting", outputs=n)
+        if result is not None:
+            _print_result(result, json_out, base_seed=result.spec.seed)
 
     @app.command()
     def promote(
@@ -67,22 +58,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-render a kept draft on the final engine (same prompt and seed, the draft as init image)."""
         State.json = json_out
-        from tierflow.stages.promote import plan_promote
-        from tierflow.stages.runner import run_plan
+        from tierflow.domain.ids import check_id
+        from tierflow.domain.specs import PromoteSpec
 
-        svc = services()
-        override = _override(override_reason)
-        plan = plan_promote(svc, asset, prompt=prompt, strength=strength, engine=engine, steps=steps, size=size,
-                            milestone=milestone, override=override)
-        show_notices()
-        if quote:
-            _print_quote(svc, plan, json_out)
+        check_id(asset, "asset")
+        spec = PromoteSpec(asset, prompt=prompt, strength=strength, engine=engine, steps=steps, size=size,
+                           milestone=milestone, override=_override(override_reason))
+        result = dispatch(spec, quote=quote, queue=queue, json_out=json_out, label="final", outputs=1)
+        if result is None:
             return
-        if queue:
-            _enqueue(svc, plan, json_out)
-            return
-        with render_progress(f"final on {plan.engine.id}", 1, quiet=json_out) as on_event:
-            result = run_plan(svc, plan, on_event)
         asset_obj = result.assets[0]
         if json_out:
             emit_json({"asset": asset_obj.to_dict(), "credits": result.credits, "warnings": result.warnings,
@@ -96,34 +80,55 @@ def register(app: typer.Typer) -> None:
 
 
 def _override(reason: str | None):
+    from tierflow.domain.specs import OverrideRequest
+
     if not reason:
         return None
     # The signed-in user's real role (the local admin without accounts); the guard checks and audits it.
     me, role = acting()
-    return {"user": me, "role": role.value, "reason": reason}
+    return OverrideRequest(user=me, role=role.value, reason=reason)
 
 
-def _enqueue(svc, plan, json_out: bool) -> None:
-    """Queue the plan as a durable job (admitted and reserved now) and say how it gets rendered."""
-    from tierflow.jobs.durable import enqueue_plan
-    from tierflow.storage.generations_repo import GenerationsRepo
+def dispatch(spec, *, quote: bool, queue: bool, json_out: bool, label: str, outputs: int):
+    """The one quote / queue / run decision of every render command. Returns the result of a run
+    (with ``.spec``), or None when it only quoted or queued."""
+    from tierflow.app import service
 
-    job_id = enqueue_plan(svc, plan)
-    with svc.db.read() as s:
-        credits = GenerationsRepo(s).get(job_id).credits
-    if json_out:
-        emit_json({"job": {"id": job_id, "status": "queued", "credits": credits}})
-        return
-    console.print(f"queued job {job_id} ({plan.stage.value} on {plan.engine.id}, {credits:g} credits reserved); "
-                  "run `tierflow worker` to render it, `tierflow jobs show ID` to follow it")
-
-
-def _print_quote(svc, plan, json_out: bool) -> None:
-    credits = svc.guard.quote(plan)
-    if json_out:
-        emit_json({"credits": credits})
-    else:
-        console.print(f"{credits:g} credits ({plan.engine.id}, {len(plan.request.seeds)} output(s))")
+    svc = services()
+    if quote:
+        q = service.quote(svc, spec)
+        show_notices()
+        if json_out:
+            payload: dict = {"credits": q.credits}
+            if len(q.parts) > 1:
+                payload["parts"] = {p["stage"] if i == 0 else "creative": p["credits"] for i, p in enumerate(q.parts)}
+            emit_json(payload)
+        else:
+            detail = ", ".join(f"{p['engine_id']}: {p['credits']:g}" for p in q.parts)
+            last = q.parts[-1]
+            console.print(f"{q.credits:g} credits ({detail}; {outputs} output(s), makes {last['width']}x{last['height']})")
+        return None
+    if queue:
+        sub = service.submit(svc, spec, queue="durable")
+        show_notices()
+        if json_out:
+            emit_json({"job": {"id": sub.job_id, "status": "queued", "credits": sub.credits, "stage": sub.stage,
+                               "warnings": sub.warnings}})
+            return None
+        console.print(f"queued job {sub.job_id} ({sub.stage} on {sub.engine_id}, {sub.credits:g} credits reserved); "
+                      "run `tierflow worker` to render it, `tierflow jobs show ID` to follow it")
+        warn(sub.warnings)
+        return None
+    staged = service.plan(svc, spec)
+    show_notices()
+    ids = service.open_plans(svc, staged.plans, spec=staged.spec)
+    # The size is said before the render (a video's is the engine's resolution in the source's aspect).
+    req = staged.plans[-1].request
+    with render_progress(f"{label} on {staged.engine_id} at {req.width}x{req.height}", max(outputs, len(staged.plans)),
+                         quiet=json_out) as on_event:
+        result = service.run_chain(svc, staged.plans, ids, on_event)
+    result.spec = staged.spec
+    return result
 
 
 def _print_result(result, json_out: bool, **extra) -> None:

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
         max_attempts: int = typer.Option(3, "--max-attempts", help="Claims before a job that keeps dying fails."),
         draft_actors: int = typer.Option(1, "--draft-actors", help="With --ray: actors in the draft pool."),
         final_actors: int = typer.Option(1, "--final-actors", help="With --ray: actors in the final pool."),
-        gpus: float = typer.Option(1.0, "--gpus-per-actor", help="With --ray: GPUs each actor reserves."),
+        gpus: float = typer.Option(1.0, "--gpus-per-actor", help="With --ray: GPUs each actor reserves (0: CPUs)."),
+        cpus: float = typer.Option(1.0, "--cpus-per-actor", help="With --ray: CPUs each actor reserves."),
         json_out: bool = typer.Option(False, "--json", help="Print a JSON summary of the jobs run."),
     ) -> None:
         """Render queued draft/final jobs; a killed worker's jobs go back to the queue when its lease ends."""
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
         if ray_address:
             from tierflow.scale.pools import start_pools
 
-            pools = start_pools(svc.settings, wanted, ray_address, num_gpus=gpus,
+            pools = start_pools(svc.settings, wanted, ray_address, num_gpus=gpus, num_cpus=cpus,
                                 sizes={"draft": draft_actors, "final": final_actors})
 
         def show(outcome) -> None:

@@ -199,7 +199,7 @@ class FalFluxEngine(Engine):
                     self.retry,
                     cancel=request.cancel,
                 )
-                image, item = self._first_image(result, application)
+                image, item, delivered = self._first_image(result, application)
             except (Cancelled, EngineFailed, EngineUnavailable, InvalidInput):
                 raise
             except Exception as e:  # noqa: BLE001 - every SDK/transport error becomes a domain error here
@@ -216,7 +216,8 @@ class FalFluxEngine(Engine):
             }
             if progress:
                 progress(Progress(1, 1, index, count))
-            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata)
+            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata,
+                           source=delivered)
 
     def _arguments(self, request: RenderRequest, seed: int) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -241,7 +242,7 @@ class FalFluxEngine(Engine):
             args["image_size"] = {"width": request.width, "height": request.height}
         return args
 
-    def _first_image(self, result: Any, application: str) -> tuple[Any, dict[str, Any]]:
+    def _first_image(self, result: Any, application: str) -> tuple[Any, dict[str, Any], bytes]:
         from PIL import Image, UnidentifiedImageError
 
         if not isinstance(result, dict):
@@ -270,7 +271,7 @@ class FalFluxEngine(Engine):
             image.load()
         except (UnidentifiedImageError, OSError) as e:
             raise EngineFailed(f"{application} returned an unreadable image", field="engine", fix="retry later") from e
-        return image.convert("RGB"), item
+        return image.convert("RGB"), item, data
 
     def _translate(self, exc: Exception, application: str) -> Exception:
         import fal_client

@@ -10,6 +10,7 @@ stay off (no ``retry_options``); :mod:`tierflow.engines.hosted.retry` owns the p
 from __future__ import annotations
 
 import io
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -48,12 +49,30 @@ BLOCKING_FINISH = {
 
 @dataclass(frozen=True)
 class GeminiRates:
-    """Credits per 1,000 tokens (default: 1 credit = US$0.01 at the published list prices)."""
+    """Credits per 1,000 tokens (default: 1 credit = US$0.01 at the published list prices), and the
+    token counts the provider bills for images, so a quote covers everything a call sends and gets."""
 
     input_per_1k: float
     output_image_per_1k: float
     output_text_per_1k: float
-    image_tokens: int  # output tokens one image is billed as (for estimates before the call)
+    image_tokens: int  # output tokens one image up to 2K is billed as
+    image_tokens_4k: int = 2000  # output tokens one 4K image is billed as
+    input_image_tokens: int = 258  # input tokens per reference image (per tile when input_image_tile is set)
+    input_image_tile: int | None = None  # tile side: an image over half of it on a side is billed per tile
+
+
+def reference_image_tokens(width: int, height: int, rates: GeminiRates) -> int:
+    """Input tokens one reference image is billed as: flat, or per ``input_image_tile`` tile (an image no
+    larger than half a tile on both sides is one tile)."""
+    tile = rates.input_image_tile
+    if tile is None or (width <= tile // 2 and height <= tile // 2):
+        return rates.input_image_tokens
+    return rates.input_image_tokens * math.ceil(width / tile) * math.ceil(height / tile)
+
+
+def text_token_bound(text: str) -> int:
+    """An upper bound on the tokens of ``text``: a byte-level tokenizer never makes more tokens than bytes."""
+    return len(text.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,8 @@ GEMINI_PRESETS: dict[str, GeminiPreset] = {
         image_sizes=(),
         max_size=1536,
         default_size=(1024, 1024),
-        rates=GeminiRates(input_per_1k=0.03, output_image_per_1k=3.0, output_text_per_1k=0.25, image_tokens=1290),
+        rates=GeminiRates(input_per_1k=0.03, output_image_per_1k=3.0, output_text_per_1k=0.25, image_tokens=1290,
+                          image_tokens_4k=1290, input_image_tokens=258, input_image_tile=768),
     ),
     "gemini-3-pro-image": GeminiPreset(
         id="gemini-3-pro-image",
@@ -87,9 +107,17 @@ GEMINI_PRESETS: dict[str, GeminiPreset] = {
         image_sizes=("1K", "2K", "4K"),
         max_size=6144,
         default_size=(2048, 2048),
-        rates=GeminiRates(input_per_1k=0.2, output_image_per_1k=12.0, output_text_per_1k=1.2, image_tokens=1120),
+        rates=GeminiRates(input_per_1k=0.2, output_image_per_1k=12.0, output_text_per_1k=1.2, image_tokens=1120,
+                          image_tokens_4k=2000, input_image_tokens=560),
     ),
 }
+
+
+def _prompt_text(request: RenderRequest) -> str:
+    """The text part sent: no negative-prompt field in the API, so it is said in words (and priced)."""
+    if request.negative_prompt:
+        return f"{request.prompt}\nAvoid: {request.negative_prompt}"
+    return request.prompt
 
 
 def aspect_ratio_for(width: int, height: int) -> str:
@@ -192,10 +220,13 @@ class GeminiImageEngine(Engine):
         )
 
     def estimate_credits(self, request: RenderRequest) -> float:
-        """Credits to reserve before the call: the billed image tokens of each output, plus the prompt."""
+        """Credits to reserve before the call: per output, every input token it sends (the prompt with its
+        "Avoid:" line, bounded by its bytes, and the reference image) and the billed image tokens."""
         size = image_size_for(request.width, request.height, self.preset.image_sizes)
-        tokens = 2000 if size == "4K" else self.rates.image_tokens
-        prompt = len(request.prompt.split()) + (258 if request.init_image is not None else 0)
+        tokens = self.rates.image_tokens_4k if size == "4K" else self.rates.image_tokens
+        prompt = text_token_bound(_prompt_text(request))
+        if request.task == TASK_IMG2IMG and request.init_image is not None:
+            prompt += reference_image_tokens(*request.init_image.size, self.rates)
         per_image = self.credits_from_usage(
             {"prompt_token_count": prompt, "candidates_token_count": tokens, "output_image_token_count": tokens}
         )
@@ -257,23 +288,20 @@ class GeminiImageEngine(Engine):
                 raise
             except Exception as e:  # noqa: BLE001 - every SDK/transport error becomes a domain error here
                 raise self._translate(e) from e
-            image, metadata = self._parse(response)
+            image, metadata, delivered = self._parse(response)
             metadata["credits"] = self.credits_from_usage(metadata["usage"])
             metadata["aspect_ratio"] = ratio
             if size:
                 metadata["image_size"] = size
             if progress:
                 progress(Progress(1, 1, index, count))
-            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata)
+            yield Rendered(index=index, seed=int(seed), image=image, seconds=time.perf_counter() - t0, metadata=metadata,
+                           source=delivered)
 
     def _contents(self, request: RenderRequest) -> list[Any]:
         from google.genai import types
 
-        text = request.prompt
-        if request.negative_prompt:
-            # No negative-prompt field in the API: say it in words, and it is recorded with the prompt.
-            text = f"{text}\nAvoid: {request.negative_prompt}"
-        parts = [types.Part.from_text(text=text)]
+        parts = [types.Part.from_text(text=_prompt_text(request))]
         if request.task == TASK_IMG2IMG:
             buffer = io.BytesIO()
             request.init_image.convert("RGB").save(buffer, format="PNG")
@@ -289,7 +317,7 @@ class GeminiImageEngine(Engine):
             seed=seed,
         )
 
-    def _parse(self, response: Any) -> tuple[Any, dict[str, Any]]:
+    def _parse(self, response: Any) -> tuple[Any, dict[str, Any], bytes]:
         from PIL import Image, UnidentifiedImageError
 
         model = getattr(response, "model_version", None) or self.preset.model
@@ -321,7 +349,8 @@ class GeminiImageEngine(Engine):
                     except (UnidentifiedImageError, OSError) as e:
                         raise EngineFailed(f"{model} returned an unreadable image", field="engine",
                                            fix="retry; report it if it persists") from e
-                    return image.convert("RGB"), {"provider": "google", "model": model, "usage": _usage(response)}
+                    return (image.convert("RGB"), {"provider": "google", "model": model, "usage": _usage(response)},
+                            blob.data)
                 if part.text:
                     texts.append(part.text.strip())
         said = f": {' '.join(texts)[:160]}" if texts else ""

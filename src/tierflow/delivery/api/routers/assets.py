@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
 from tierflow.delivery.api.deps import ReadSessionDep, ServicesDep
 from tierflow.delivery.api.schemas import AssetPage, asset_public
-from tierflow.domain.errors import InvalidInput
+from tierflow.domain.errors import BlobMissing, InvalidInput
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Asset, ReviewState, Stage
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
+from tierflow.storage.blobs import read_asset
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
@@ -35,6 +36,7 @@ def list_assets(
     stage: Stage | None = None,
     state: ReviewState | None = None,
     engine: str | None = Query(None, max_length=80),
+    prompt_id: str | None = Query(None, max_length=80, description="Only assets of this prompt thread (prm_…)."),
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
@@ -44,6 +46,7 @@ def list_assets(
     query = GalleryQuery(
         project_id=refs.project(session, project).id if project else None,
         search=search.strip() or None if search else None, stage=stage, review=state, engine_id=engine,
+        prompt_id=prompt_id,
         since=_utc(since), until=_utc(until), limit=limit + 1, before=decode_cursor(cursor) if cursor else None,
     )
     assets = AssetsRepo(session).gallery(query)
@@ -67,26 +70,65 @@ def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
             "tree": _tree(repo.descendants_tree(root)), "reviews": reviews}
 
 
-@router.get("/{asset_id}/file", response_class=FileResponse,
+@router.get("/{asset_id}/file", response_class=Response,
             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
-def asset_file(asset_id: str, services: ServicesDep) -> FileResponse:
-    """The stored blob; served only from the blob store, by the sha256 the database records."""
+def asset_file(asset_id: str, services: ServicesDep) -> Response:
+    """The stored blob, by the sha256 the database records.
+
+    From a local store the bytes are checked before a byte is sent (409 if they are not the
+    recorded ones); an object store hands the browser a short-lived presigned URL (307) instead of
+    the studio proxying the bytes through Python.
+    """
     asset = _asset(services, asset_id)
-    path = services.blobs.open_path(asset.sha256, asset.format)
-    # content-addressed: the bytes behind an asset id never change, except a draft preview's, which
-    # its full decode replaces on keep (stages/decode.py): those are revalidated.
-    cache = "private, no-cache" if asset.params.get("decoder") == "taesd" else "private, max-age=31536000, immutable"
-    return FileResponse(path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                        headers={"Cache-Control": cache})
+    return _blob_response(services, asset, asset.sha256, asset.format)
+
+
+@router.get("/{asset_id}/thumb", response_class=Response, responses={200: {"content": {"image/webp": {}}}})
+def asset_thumb(asset_id: str, services: ServicesDep) -> Response:
+    """The asset's small WebP thumbnail (256 px), for gallery grids; the file itself when it has none."""
+    asset = _asset(services, asset_id)
+    if asset.thumb_sha256:
+        return _blob_response(services, asset, asset.thumb_sha256, "webp")
+    return _blob_response(services, asset, asset.sha256, asset.format)
+
+
+def _blob_response(services, asset, sha256: str, fmt: str) -> Response:
+    try:
+        url = services.blobs.presigned_url(sha256, fmt)  # None: a store that serves no URLs (local disk)
+    except BlobMissing as e:
+        raise BlobMissing(f"asset {asset.id}: its stored file (blob {sha256[:12]}) is missing",
+                          field="asset", fix=e.fix) from None
+    # A draft preview's file and thumbnail are replaced by its full decode on keep (stages/decode.py):
+    # those are revalidated (the ETag is the blob's sha256); every other asset's bytes never change.
+    preview = asset.params.get("decoder") == "taesd"
+    if url is not None:
+        return RedirectResponse(url, status_code=307,
+                                headers={"Cache-Control": "private, no-cache" if preview else "private, max-age=240"})
+    data = read_asset(services.blobs, asset) if sha256 == asset.sha256 else services.blobs.get(sha256, fmt)
+    cache = "private, no-cache" if preview else "private, max-age=31536000, immutable"
+    return Response(data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                    headers={"Cache-Control": cache, "ETag": f'"{sha256}"'})
 
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def asset_export(asset_id: str, services: ServicesDep) -> Response:
-    """The asset with its provenance re-embedded (PNG chunks + XMP), as a download."""
+    """The asset with its provenance re-embedded (PNG chunks + XMP) and a signed C2PA manifest, as a download."""
     check_id(asset_id, "asset")
-    data, asset = await run_in_threadpool(_export, services, asset_id)
+    data, asset, signed = await run_in_threadpool(_export, services, asset_id)
+    # Said, not silently skipped: a format C2PA cannot carry is delivered unsigned with the reason.
+    credentials = "signed" if signed["signed"] else f"unsigned; {signed['warning']}"
     return Response(data, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"),
-                    headers={"Content-Disposition": f'attachment; filename="{asset.id}.{asset.format}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{asset.id}.{asset.format}"',
+                             "X-Content-Credentials": credentials})
+
+
+@router.get("/{asset_id}/credentials")
+async def asset_credentials(asset_id: str, services: ServicesDep) -> dict[str, Any]:
+    """The Content Credentials of this asset's export: signed, then verified (the asset page's badge)."""
+    from tierflow.provenance.credentials import export_status
+
+    check_id(asset_id, "asset")
+    return await run_in_threadpool(export_status, services, asset_id)
 
 
 # -- cursor ------------------------------------------------------------------------------------
@@ -126,11 +168,11 @@ def _asset(services, asset_id: str) -> Asset:
         return AssetsRepo(s).get(asset_id)
 
 
-def _export(services, asset_id: str) -> tuple[bytes, Asset]:
+def _export(services, asset_id: str) -> tuple[bytes, Asset, dict[str, Any]]:
     from tierflow.provenance.export import export_asset
 
     _asset(services, asset_id)  # 404 before anything is written
     with tempfile.TemporaryDirectory(prefix="tierflow-export-") as tmp:
         # a folder: the file is named after the asset's format once a draft preview is decoded (PNG)
         written = export_asset(services, asset_id, Path(tmp))
-        return Path(written["path"]).read_bytes(), _asset(services, asset_id)
+        return Path(written["path"]).read_bytes(), _asset(services, asset_id), written["credentials"]

@@ -1,4 +1,5 @@
-"""/engines: every engine with its tier, capabilities, availability and which one is each tier's default."""
+"""/engines: every engine with its tier, capabilities, availability (runnable here, or why not and the fix)
+and which one is each tier's default."""
 
 from __future__ import annotations
 
@@ -30,5 +31,6 @@ def list_engines(services: ServicesDep) -> dict[str, Any]:
         info["capabilities"] = engine.capabilities().to_dict()
         info["default"] = defaults.get(info["tier"]) == engine_id
         info["price"] = price(engine) if price else None
+        info.update(services.engines.readiness(engine_id).to_dict())  # runnable, reason, fix
         rows.append(info)
     return {"engines": rows, "defaults": defaults, "notices": list(services.engines.notices)}

@@ -1,7 +1,8 @@
 """/generations: renders run as jobs; progress and finished assets stream as server-sent events.
 
-POST validates and admits synchronously (bad input, a blocking policy or an empty budget answer
-4xx right away), then queues the plan and answers 202 with the job's events URL. The stream
+POST maps the body to a stage spec and submits it to the job backend (app.service.submit: the
+rows opened and the credits reserved in one transaction, so bad input, a blocking policy or an
+empty budget answer 4xx right away), and answers 202 with the job's events URL. The stream
 replays what a late subscriber missed (SSE ids are event positions, so ``Last-Event-ID`` resumes
 without duplicates), then follows the job live until ``finished`` or ``failed``.
 """
@@ -14,20 +15,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
 from tierflow.delivery.api.deps import JobsDep, ReadSessionDep, ServicesDep
 from tierflow.delivery.api.schemas import API, GenerationCreate, JobAccepted, JobPublic, asset_public
+from tierflow.domain.access import override_for
 from tierflow.domain.errors import NotFound
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Generation, JobStatus
 from tierflow.jobs.inprocess import Job, JobEvent, JobQueue
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import GenerationsRepo
-from tierflow.storage.tables import AssetRow
 
 router = APIRouter(prefix="/generations", tags=["generations"])
 
@@ -35,25 +35,33 @@ KEEPALIVE_SECONDS = 15.0
 TERMINAL_EVENTS = ("finished", "failed")
 
 
-@router.post("", status_code=202, response_model=JobAccepted)
+@router.post("", status_code=202, response_model=JobAccepted,
+             responses={200: {"description": "with ?quote=true: {credits, engine_id, stage, width, height}; nothing queued"}})
 def create_generation(body: GenerationCreate, services: ServicesDep, jobs: JobsDep,
-                      principal: auth.PrincipalDep) -> dict[str, Any]:
-    """Validate a draft batch or a promotion, admit it, and queue it as a job."""
+                      principal: auth.PrincipalDep, quote: bool = Query(False)) -> Any:
+    """Validate a draft batch or a promotion, admit it, and queue it as a job (``?quote=true``: price it)."""
+    from tierflow.domain.specs import DraftSpec, OverrideRequest, PromoteSpec
+
     auth.check_refs(services, principal, getattr(body, "project", None), asset_id=getattr(body, "asset_id", None))
+    # per-user daily limits and the audit trail name the signed-in user
+    user_id = None if principal.local else principal.user_id
     if body.stage == "draft":
-        from tierflow.stages.draft import plan_draft
-
-        plan = plan_draft(services, body.project, body.prompt, n=body.n, seed=body.seed, size=body.size,
-                          engine=body.engine, steps=body.steps, negative=body.negative, milestone=body.milestone)
+        spec = DraftSpec(body.project, body.prompt, n=body.n, seed=body.seed, size=body.size, engine=body.engine,
+                         steps=body.steps, negative=body.negative, milestone=body.milestone, user_id=user_id)
     else:
-        from tierflow.stages.promote import plan_promote
-
         check_id(body.asset_id, "asset_id")
-        plan = plan_promote(services, body.asset_id, prompt=body.prompt, strength=body.strength,
-                            engine=body.engine, steps=body.steps, size=body.size, milestone=body.milestone)
-    if not principal.local:
-        plan.user_id = principal.user_id  # per-user daily limits and the audit trail name the signed-in user
-    job = jobs.submit(plan)
+        override = override_for(principal, body.override_reason)
+        spec = PromoteSpec(body.asset_id, prompt=body.prompt, strength=body.strength, engine=body.engine,
+                           steps=body.steps, size=body.size, milestone=body.milestone, user_id=user_id,
+                           override=OverrideRequest(**override) if override else None)
+    if quote:
+        from tierflow.app import service
+
+        q = service.quote(services, spec)
+        last = q.parts[-1]
+        return JSONResponse({"credits": q.credits, "engine_id": last["engine_id"], "stage": last["stage"],
+                             "width": last["width"], "height": last["height"]})
+    job = jobs.submit(spec)
     return {"job_id": job.id, "status": job.status.value, "events_url": f"{API}/generations/{job.id}/events"}
 
 
@@ -148,6 +156,7 @@ async def _follow(job: Job, start: int) -> AsyncIterator[str]:
     wake = asyncio.Event()
     unsubscribe = job.subscribe(lambda: loop.call_soon_threadsafe(wake.set))
     index = start
+    sent_progress: dict[str, Any] | None = None
     try:
         yield "retry: 2000\n\n"
         while True:
@@ -156,6 +165,10 @@ async def _follow(job: Job, start: int) -> AsyncIterator[str]:
             for event in batch:
                 yield sse(event)
                 index = event.index + 1
+            progress = job.live_progress()
+            if progress is not None and progress != sent_progress and not job.done:
+                sent_progress = progress
+                yield f"event: progress\ndata: {json.dumps(progress)}\n\n"  # no id: not replayed
             if (batch and batch[-1].kind in TERMINAL_EVENTS) or (job.done and not job.events_from(index)):
                 return
             try:
@@ -172,10 +185,8 @@ async def _replay(events: list[JobEvent]) -> AsyncIterator[str]:
 
 
 def _assets_of(session, generation_id: str):
-    ids = session.scalars(select(AssetRow.id).where(AssetRow.generation_id == generation_id)
-                          .order_by(AssetRow.created_at, AssetRow.id))
     repo = AssetsRepo(session)
-    return [repo.get(i) for i in ids]
+    return [repo.get(i) for i in GenerationsRepo(session).asset_ids(generation_id)]
 
 
 def _stored_events(services, generation_id: str) -> list[JobEvent]:

@@ -147,7 +147,7 @@ const tf = (() => {
     } else {
       parts.push("draft-first: off");
     }
-    if (policies.final_cap) parts.push(`final cap ${policies.final_cap}/milestone`);
+    if (policies.final_cap !== null && policies.final_cap !== undefined) parts.push(`final cap ${policies.final_cap}/milestone`);
     return parts.join(" · ");
   }
 

@@ -1,6 +1,7 @@
 // Asset page, production stages: inpaint (painted mask), outpaint, upscale, video and overlay.
 // Each posts to /api/v1/assets/{id}/{stage}; render stages answer a job whose events drive the
-// progress bar, overlay answers the new asset at once. "Price" asks the same route with ?quote=true.
+// progress bar, overlay answers the new asset at once. Each render's price (the same route with
+// ?quote=true) shows beside its button with the budget left after it, and the job shows its charge.
 "use strict";
 
 (() => {
@@ -45,9 +46,9 @@
     }
   }
 
-  async function send(stage, form, quote) {
-    const path = `assets/${encodeURIComponent(id)}/${stage}${quote ? "?quote=true" : ""}`;
-    if (stage !== "inpaint") return api(path, { method: "POST", body: bodyOf(stage, form) });
+  /** What the stage's route takes: JSON, or for inpaint a multipart form with the painted mask. */
+  async function payload(stage, form) {
+    if (stage !== "inpaint") return bodyOf(stage, form);
     if (painter.isEmpty()) {
       $("#mask-canvas").classList.add("invalid");
       throw new Error("Paint the area to repaint on the image first.");
@@ -55,7 +56,28 @@
     const data = new FormData();
     data.append("prompt", form.elements.prompt.value.trim());
     data.append("mask", await painter.toBlob(), "mask.png");
-    return postForm(path, data);
+    return data;
+  }
+
+  async function send(stage, form) {
+    const path = `assets/${encodeURIComponent(id)}/${stage}`;
+    const body = await payload(stage, form);
+    return body instanceof FormData ? postForm(path, body) : api(path, { method: "POST", body });
+  }
+
+  /** The price beside the form's button ("1.2 credits · 48.8 left after"), and the output size it makes. */
+  async function price(form) {
+    const stage = form.dataset.stage, target = $("[data-price]", form);
+    if (!target || !source || form.hidden) return;
+    if (stage === "inpaint" && painter.isEmpty()) { target.textContent = "paint the area to see the price"; return; }
+    if (stage === "inpaint" && !form.elements.prompt.value.trim()) { target.textContent = ""; return; }
+    const answer = await tfPrice.show(target, `assets/${encodeURIComponent(id)}/${stage}`,
+                                      () => payload(stage, form), source.project_id);
+    if (answer && answer.width && answer.height) {
+      // Said before the render: e.g. a video comes out at the engine's resolution in the source's aspect.
+      const same = answer.width === source.width && answer.height === source.height;
+      target.textContent += ` · makes ${answer.width}×${answer.height}${same ? "" : ` (source ${source.width}×${source.height})`}`;
+    }
   }
 
   function markInvalid(form, err) {
@@ -64,7 +86,7 @@
     if (target && target.classList) target.classList.add("invalid");
   }
 
-  async function submit(form, quote) {
+  async function submit(form) {
     const stage = form.dataset.stage;
     form.querySelectorAll(".invalid").forEach((n) => n.classList.remove("invalid"));
     $("#mask-canvas").classList.remove("invalid");
@@ -72,9 +94,8 @@
     button.disabled = true;
     let running = false;
     try {
-      const answer = await send(stage, form, quote);
-      if (quote) toast(`${fmtCredits(answer.credits)} credits (${answer.engine_id}, ${answer.stage})`, "info");
-      else if (stage === "overlay") { showJob("Text added.", 1, answer.warnings); showResult(answer.asset); }
+      const answer = await send(stage, form);
+      if (stage === "overlay") { showJob("Text added.", 1, answer.warnings); showResult(answer.asset); }
       else { running = true; track(answer, () => { button.disabled = false; }); }
     } catch (err) {
       markInvalid(form, err);
@@ -103,11 +124,17 @@
     $("#stage-result").hidden = true;
     const warnings = job.warnings || [];
     showJob("Queued…", 0, warnings);
+    let quoted = null;
     follow(job.events_url, {
-      started: () => showJob("Running…", 0, warnings),
+      started: (d) => { quoted = d.credits; showJob("Running…", 0, warnings); },
       progress: (p) => { $("#stage-progress").value = (p.index + p.step / Math.max(1, p.total)) / Math.max(1, p.count); },
       asset: showResult,
-      finished: (d) => { showJob(`Finished · ${fmtCredits(d.credits)} credits`, 1, warnings); done(); },
+      finished: async (d) => {
+        showJob(`Finished · ${fmtCredits(d.credits)} credits`, 1, warnings);
+        done();
+        const charge = await tfPrice.charged(source.project_id, d.generation_id);
+        showJob(`Finished · ${tfPrice.bill(quoted ?? d.credits, charge)}`, 1, warnings);
+      },
       failed: (d) => {
         const message = (d.error && (d.error.detail || d.error.message)) || "the job failed";
         showJob(`Failed: ${message}`, 0);
@@ -124,6 +151,8 @@
     const painting = name === "inpaint";
     $("#mask-editor").hidden = !painting; // the canvas lies where the image was, at the same size
     $("#media").hidden = painting;
+    const form = $(`#stages form[data-stage='${name}']`);
+    if (form) price(form).catch(() => {});
   }
 
   function setTool(mode) {
@@ -154,14 +183,16 @@
 
   document.querySelectorAll("#stages [data-tab]").forEach((b) => b.addEventListener("click", () => selectTab(b.dataset.tab)));
   document.querySelectorAll("#stages form[data-stage]").forEach((form) => {
-    form.addEventListener("submit", (e) => { e.preventDefault(); submit(form, false); });
-    const price = $("[data-quote]", form);
-    if (price) price.addEventListener("click", () => submit(form, true));
+    form.addEventListener("submit", (e) => { e.preventDefault(); submit(form); });
+    const button = $("[data-quote]", form);
+    if (button) button.addEventListener("click", () => price(form));
+    form.addEventListener("change", () => price(form));
   });
   $("#brush-size").addEventListener("input", (e) => setBrush(Number(e.target.value)));
   $("#tool-paint").addEventListener("click", () => setTool("paint"));
   $("#tool-erase").addEventListener("click", () => setTool("erase"));
-  $("#mask-clear").addEventListener("click", () => painter.clear());
+  $("#mask-clear").addEventListener("click", () => { painter.clear(); price($("#form-inpaint")); });
+  $("#mask-canvas").addEventListener("pointerup", () => price($("#form-inpaint")));
 
   api(`assets/${encodeURIComponent(id)}`).then((data) => setUp(data.asset)).catch(fail);
 })();

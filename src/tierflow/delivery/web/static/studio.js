@@ -3,7 +3,10 @@
 
 (() => {
   const { api, qs, el, $, toast, fail, follow } = tf;
-  const state = { cards: [], focus: -1, job: null, stream: null, policies: null, promoting: null, lastPromptId: null, lastPrompt: "" };
+  const state = { cards: [], focus: -1, job: null, stream: null, policies: null, promoting: null, lastPromptId: null,
+                  lastPrompt: "", threadProject: null };
+  const THREAD_KEY = "tf.thread"; // the prompt thread on the board, restored from the server after a reload
+  const SEEN_KEY = "tf.seen-notices"; // engine notices already shown once
 
   const form = $("#draft-form");
   const projectSel = $("#project");
@@ -12,14 +15,37 @@
   async function loadEngines() {
     const data = await api("engines");
     const defaults = data.defaults || {};
+    const blocked = [];
     for (const [tier, sel] of [["draft", $("#draft-engine")], ["final", $("#final-engine")]]) {
       sel.replaceChildren();
       for (const e of data.engines.filter((x) => x.tier === tier)) {
-        const label = e.available === false ? `${e.id} (unavailable)` : e.id;
-        sel.append(el("option", { value: e.id, title: e.description || "", selected: e.id === defaults[tier] }, label));
+        // An engine that cannot run here is listed, disabled, with why and the fix (the API refuses it too).
+        const off = e.runnable === false || (e.runnable === undefined && e.available === false);
+        if (off) blocked.push(e);
+        sel.append(el("option", { value: e.id, disabled: off, selected: !off && e.id === defaults[tier],
+                                  title: off ? `${e.reason || e.availability} — ${e.fix || ""}` : e.description || "" },
+                      off ? `${e.id} — unavailable` : e.id));
+      }
+      if (sel.selectedOptions.length === 0 || sel.selectedOptions[0].disabled) {
+        const first = [...sel.options].find((o) => !o.disabled);
+        if (first) first.selected = true;
       }
     }
-    for (const n of data.notices || []) toast(typeof n === "string" ? n : n.message || JSON.stringify(n), "info");
+    const notes = $("#engines-unavailable");
+    $("summary", notes).textContent = `${blocked.length} engine${blocked.length === 1 ? "" : "s"} cannot run here — why, and the fix`;
+    $("ul", notes).replaceChildren(...blocked.map((e) => el("li", { dataset: { engine: e.id } },
+      el("b", {}, e.id), `: ${e.reason || e.availability}`, e.fix ? el("span", { class: "fix" }, ` — ${e.fix}`) : null)));
+    notes.hidden = blocked.length === 0;
+    // Notices (e.g. "using the tiny preset instead") once per engine, not on every visit.
+    let seen;
+    try { seen = new Set(JSON.parse(localStorage.getItem(SEEN_KEY) || "[]")); } catch (_) { seen = new Set(); }
+    const fresh = (data.notices || []).map((n) => (typeof n === "string" ? n : n.message || JSON.stringify(n)))
+      .filter((n) => !seen.has(n));
+    if (fresh.length) {
+      fresh.forEach((n) => seen.add(n));
+      localStorage.setItem(SEEN_KEY, JSON.stringify([...seen]));
+      toast(fresh.join(" · "), "info");
+    }
   }
 
   async function loadProjects(select) {
@@ -69,22 +95,16 @@
     try { return await api(path); } catch (err) { if (err.status === 404 || err.status === 501) return null; throw err; }
   }
 
-  async function draftsInThread(ref, promptId, text) {
-    if (!promptId || !text) return undefined;
-    const data = await quiet(`assets${qs({ project: ref, stage: "draft", search: text, limit: 200 })}`);
-    return data ? data.assets.filter((a) => a.prompt_id === promptId).length : undefined;
-  }
-
   async function refreshGuardrails() {
     const ref = project();
     if (!ref) return;
     const enc = encodeURIComponent(ref);
     try {
-      const [policies, budget] = await Promise.all([quiet(`projects/${enc}/policies`), quiet(`projects/${enc}/budget`)]);
+      const thread = state.threadProject === ref && state.lastPromptId ? qs({ prompt_id: state.lastPromptId }) : "";
+      const [policies, budget] = await Promise.all([quiet(`projects/${enc}/policies${thread}`), quiet(`projects/${enc}/budget`)]);
       state.policies = policies;
-      const count = policies && policies.drafts_in_thread === undefined
-        ? await draftsInThread(ref, state.lastPromptId, state.lastPrompt) : undefined;
-      $("#policy").textContent = tf.policyText(policies, count);
+      // drafts_in_thread is the count draft-first itself uses (the thread's drafts on the server)
+      $("#policy").textContent = tf.policyText(policies);
       if (budget) tf.showBudget($("#budget"), $("#low-credit"), budget, policies && policies.low_credit_threshold);
     } catch (err) { fail(err); }
   }
@@ -96,32 +116,55 @@
     if (input) { input.classList.add("invalid"); input.focus(); setTimeout(() => input.classList.remove("invalid"), 4000); }
   }
 
-  async function startDraft(ev) {
-    if (ev) ev.preventDefault();
+  function draftBody() {
     const body = { stage: "draft", project: project(), prompt: $("#prompt").value.trim(), n: Number($("#n").value || 1) };
     const opt = { seed: $("#seed").value, size: $("#size").value.trim(), engine: $("#draft-engine").value,
                   steps: $("#steps").value, negative: $("#negative").value.trim() };
     for (const [k, v] of Object.entries(opt)) if (v !== "") body[k] = ["seed", "steps"].includes(k) ? Number(v) : v;
+    return body;
+  }
+
+  let priceTimer = null;
+  function priceDraft() {
+    clearTimeout(priceTimer);
+    priceTimer = setTimeout(() => {
+      const body = draftBody();
+      if (!body.project || !body.prompt) { $("#draft-price").textContent = ""; return; }
+      tfPrice.show($("#draft-price"), "generations", body, body.project);
+    }, 250);
+  }
+
+  async function startDraft(ev) {
+    if (ev) ev.preventDefault();
+    const body = draftBody();
     if (state.stream) state.stream.close();
     $("#draft-btn").disabled = true;
     try {
       const job = await api("generations", { method: "POST", body });
-      resetCards();
+      // The same prompt adds to the board's thread; a new prompt (or project) starts a new board.
+      if (body.prompt !== state.lastPrompt || body.project !== state.threadProject) resetCards();
       state.job = job.job_id;
       state.lastPrompt = body.prompt;
+      state.threadProject = body.project;
       status(`queued · ${body.n} variation${body.n > 1 ? "s" : ""}`);
       $("#cancel-btn").hidden = false;
       const bar = $("#job-progress");
       bar.hidden = false; bar.value = 0;
+      let quoted = null;
       state.stream = follow(job.events_url, {
-        started: (d) => status(`rendering · ${tf.fmtCredits(d.credits)} credits`),
+        started: (d) => { quoted = d.credits; status(`rendering · ${tf.fmtCredits(d.credits)} credits`); },
         progress: (d) => {
           const total = (d.total || 1) * (d.count || 1);
           bar.max = total; bar.value = (d.index || 0) * (d.total || 1) + (d.step || 0);
           status(`variation ${(d.index || 0) + 1}/${d.count || 1} · step ${d.step}/${d.total}`);
         },
-        asset: (a) => { state.lastPromptId = a.prompt_id; addCard(a); },
-        finished: (d) => { endJob(`done · ${state.cards.length} drafts · ${tf.fmtCredits(d.credits)} credits`); warn(d); },
+        asset: (a) => { state.lastPromptId = a.prompt_id; saveThread(); addCard(a); },
+        finished: async (d) => {
+          endJob(`done · ${state.cards.length} drafts · ${tf.fmtCredits(d.credits)} credits`);
+          warn(d);
+          const charge = await tfPrice.charged(body.project, d.generation_id);
+          status(`done · ${state.cards.length} drafts · ${tfPrice.bill(quoted ?? d.credits, charge)}`);
+        },
         failed: (d) => { endJob("failed"); toast((d.error && (d.error.detail || d.error.message)) || "the job failed"); },
         lost: () => endJob("connection lost — see the gallery for results"),
       });
@@ -144,6 +187,28 @@
   async function cancelJob() {
     if (!state.job) return;
     try { await api(`generations/${state.job}/cancel`, { method: "POST" }); status("cancelling…"); } catch (err) { fail(err); }
+  }
+
+  // ---- the board survives a reload ---------------------------------------------------------------
+  function saveThread() {
+    localStorage.setItem(THREAD_KEY, JSON.stringify({ project: state.threadProject, prompt_id: state.lastPromptId,
+                                                      prompt: state.lastPrompt }));
+  }
+
+  async function restoreBoard() {
+    let t = null;
+    try { t = JSON.parse(localStorage.getItem(THREAD_KEY) || "null"); } catch (_) { t = null; }
+    const typed = $("#prompt").value.trim();
+    if (!t || !t.prompt_id || t.project !== project() || state.job || state.cards.length) return;
+    if (typed && typed !== t.prompt) return; // the prompts page's Restore asked for another prompt
+    const data = await quiet(`assets${qs({ project: t.project, stage: "draft", prompt_id: t.prompt_id, limit: 200 })}`);
+    if (!data || !data.assets.length) return;
+    state.lastPromptId = t.prompt_id; state.lastPrompt = t.prompt; state.threadProject = t.project;
+    if (!typed) $("#prompt").value = t.prompt;
+    resetCards();
+    for (const a of data.assets.slice().reverse()) addCard(a); // oldest first, as they were drafted
+    status(`${data.assets.length} drafts of this prompt, with their reviews`);
+    refreshGuardrails();
   }
 
   // ---- cards and review --------------------------------------------------------------------------
@@ -214,6 +279,23 @@
     $("#promote-result").replaceChildren();
     $("#promote-panel").hidden = false;
     $("#promote-prompt").focus();
+    pricePromote();
+  }
+
+  function promoteBody() {
+    const entry = state.promoting;
+    if (!entry) return null;
+    const body = { stage: "final", asset_id: entry.asset.id, prompt: $("#promote-prompt").value.trim(),
+                   strength: Number($("#promote-strength").value), engine: $("#final-engine").value };
+    const size = $("#promote-size").value.trim(), steps = $("#promote-steps").value;
+    if (size) body.size = size;
+    if (steps) body.steps = Number(steps);
+    return body;
+  }
+
+  function pricePromote() {
+    const body = promoteBody();
+    if (body) tfPrice.show($("#promote-price"), "generations", body, project());
   }
 
   function closePromote() {
@@ -226,25 +308,28 @@
   async function promote() {
     const entry = state.promoting;
     if (!entry) return;
-    const body = { stage: "final", asset_id: entry.asset.id, prompt: $("#promote-prompt").value.trim(),
-                   strength: Number($("#promote-strength").value), engine: $("#final-engine").value };
-    const size = $("#promote-size").value.trim(), steps = $("#promote-steps").value;
-    if (size) body.size = size;
-    if (steps) body.steps = Number(steps);
+    const body = promoteBody();
     const bar = $("#promote-progress"), out = $("#promote-result"), go = $("#promote-go");
     go.disabled = true;
     try {
-      const job = await api("generations", { method: "POST", body });
+      const job = await tf.override.submit("generations", body); // a lead may override a block (override.js)
       bar.hidden = false; bar.value = 0;
       out.replaceChildren(el("span", { class: "muted small" }, "rendering final…"));
+      let quoted = null;
       follow(job.events_url, {
+        started: (d) => { quoted = d.credits; },
         progress: (d) => { bar.max = d.total || 1; bar.value = d.step || 0; },
         asset: (a) => out.replaceChildren(
           el("img", { src: a.file_url, alt: "final", class: "final-thumb" }),
           el("div", { class: "links" },
             el("a", { href: `/compare/${a.id}`, class: "button primary", id: "compare-link" }, "Compare draft ↔ final →"),
             el("a", { href: `/assets/${a.id}`, class: "small" }, "asset details"))),
-        finished: (d) => { bar.hidden = true; go.disabled = false; warn(d); refreshGuardrails(); },
+        finished: async (d) => {
+          bar.hidden = true; go.disabled = false; warn(d); refreshGuardrails();
+          const charge = await tfPrice.charged(project(), d.generation_id);
+          out.append(el("p", { class: "small muted bill", id: "promote-bill" }, tfPrice.bill(quoted ?? d.credits, charge)));
+          pricePromote();
+        },
         failed: (d) => {
           bar.hidden = true; go.disabled = false;
           out.replaceChildren(el("span", { class: "error" }, (d.error && (d.error.detail || d.error.message)) || "failed"));
@@ -253,8 +338,8 @@
       });
     } catch (err) {
       go.disabled = false;
-      out.replaceChildren(el("span", { class: "error" }, err.message));
-      fail(err);
+      out.replaceChildren(el("span", { class: "error" }, err.message)); // shown once, beside the button
+      if (!(err instanceof tf.ApiError) && !err.cancelled) fail(err);
     }
   }
 
@@ -296,6 +381,13 @@
   $("#promote-close").addEventListener("click", closePromote);
   $("#promote-go").addEventListener("click", promote);
   $("#promote-strength").addEventListener("input", (e) => { $("#promote-strength-out").textContent = Number(e.target.value).toFixed(2); });
+  // Prices: the draft form re-prices as it changes (planning a draft writes nothing); the promote panel
+  // on its settings' change (a changed final prompt becomes a thread edit once priced).
+  form.addEventListener("input", priceDraft);
+  form.addEventListener("change", priceDraft);
+  for (const id of ["#promote-prompt", "#promote-strength", "#promote-size", "#promote-steps", "#final-engine"]) {
+    $(id).addEventListener("change", pricePromote);
+  }
 
-  Promise.all([loadEngines(), loadProjects()]).catch(fail);
+  Promise.all([loadEngines(), loadProjects()]).then(restoreBoard).then(priceDraft).catch(fail);
 })();

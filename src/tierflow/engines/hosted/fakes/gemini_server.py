@@ -11,6 +11,7 @@ the answer is ``{"candidates": [{"content": {"parts": [{"inlineData": ...}]}, "f
 from __future__ import annotations
 
 import base64
+import io
 import re
 
 from tierflow.engines.hosted.fakes import LoopbackServer, Recorded, Reply, gradient_png
@@ -21,7 +22,12 @@ SIZES_1K = {
     "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
 }
 SCALE = {"1K": 1, "2K": 2, "4K": 4}
-IMAGE_TOKENS = {"1K": 1290, "2K": 1290, "4K": 2000}  # output tokens billed per image
+# Output tokens billed per image, as the provider's price list gives them per model (Flash Image: 1290;
+# 3 Pro Image: 1120 up to 2K, 2000 at 4K); input tokens per reference image (Flash: 258 per 768 px tile,
+# one tile up to 384 px on both sides; 3 Pro: 560 per image).
+IMAGE_TOKENS = {"1K": 1290, "2K": 1290, "4K": 2000}
+IMAGE_TOKENS_BY_MODEL = {"gemini-3-pro-image-preview": {"1K": 1120, "2K": 1120, "4K": 2000}}
+INPUT_IMAGE_TOKENS_BY_MODEL = {"gemini-3-pro-image-preview": 560}
 _PATH = re.compile(r"^/(v1beta|v1alpha|v1)/models/(?P<model>[^/:]+):generateContent$")
 
 
@@ -57,7 +63,7 @@ class FakeGemini(LoopbackServer):
             return _error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
         model = match.group("model")
         prompt = " ".join(p.get("text", "") for p in parts if isinstance(p, dict))
-        prompt_tokens = max(1, len(prompt.split())) + 258 * len(inline_images(parts))
+        prompt_tokens = max(1, len(prompt.split())) + sum(_input_image_tokens(model, data) for data in inline_images(parts))
         if behaviour == "blocked":
             return Reply.json(200, {
                 "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
@@ -87,7 +93,7 @@ class FakeGemini(LoopbackServer):
             return _error(400, f"Unsupported image config: aspectRatio={ratio} imageSize={size}", "INVALID_ARGUMENT")
         width, height = (v * SCALE[size] for v in SIZES_1K[ratio])
         png = gradient_png(width, height, f"{model}|{prompt}|{config.get('seed')}")
-        image_tokens = IMAGE_TOKENS[size]
+        image_tokens = IMAGE_TOKENS_BY_MODEL.get(model, IMAGE_TOKENS)[size]
         payload = {
             "candidates": [{
                 "content": {"role": "model", "parts": [
@@ -120,6 +126,17 @@ def inline_images(parts: list) -> list[dict]:
         for b in blobs
         if isinstance(b, dict)
     ]
+
+
+def _input_image_tokens(model: str, blob: dict) -> int:
+    if model in INPUT_IMAGE_TOKENS_BY_MODEL:
+        return INPUT_IMAGE_TOKENS_BY_MODEL[model]
+    from PIL import Image
+
+    width, height = Image.open(io.BytesIO(blob["bytes"])).size
+    if width <= 384 and height <= 384:
+        return 258
+    return 258 * -(-width // 768) * -(-height // 768)
 
 
 def _b64(text: str) -> bytes:

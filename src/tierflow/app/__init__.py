@@ -1,0 +1,1 @@
+"""The application layer: use cases every door calls (see app/service.py)."""

@@ -1,0 +1,1 @@
+"""Whole-install upkeep: integrity checks and repairs (fsck)."""
