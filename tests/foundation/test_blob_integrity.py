@@ -49,11 +49,16 @@ def cli(home, capsys):
 
 @pytest.fixture()
 def made(services, project):
-    """Two drafts (the second kept) and a final promoted from it."""
+    """Two drafts (the second kept) and a final promoted from it.
+
+    Drafts are stored as JPEG previews with their latent; keeping one stores its full decode as a
+    PNG (stages/decode.py), so the kept asset is the one ``review`` returns.
+    """
     drafts = draft(services, project.id, "a lighthouse at dusk", n=2, seed=11, size=SMALL).assets
-    review(services, drafts[1].id, "keep", seconds=1)
-    final = promote(services, drafts[1].id, strength=0.5, size=SMALL).assets[0]
-    return drafts[0], drafts[1], final
+    kept = review(services, drafts[1].id, "keep", seconds=1)
+    assert drafts[0].format == "jpg" and kept.format == "png"
+    final = promote(services, kept.id, strength=0.5, size=SMALL).assets[0]
+    return drafts[0], kept, final
 
 
 def _damage(services, asset, how: str) -> bytes:
@@ -166,3 +171,20 @@ def test_verify_is_the_check_every_store_reads_through():
     assert verify(sha, data) == data
     with pytest.raises(BlobCorrupt, match="fsck --repair"):
         verify(sha, b"pixelz")
+
+
+def test_repair_restores_a_draft_preview_and_a_draft_latent_bit_identically(services, made):
+    """An unkept draft is a JPEG preview; a kept one still names its .npy latent: both re-render exactly."""
+    other, kept, _ = made
+    ref = kept.params["latent"]
+    latent_path = services.blobs.path_for(ref["sha256"], ref["format"])
+    latent_original = latent_path.read_bytes()
+    latent_path.unlink()
+    preview_original = _damage(services, other, "overwrite")
+    report = fsck(services)
+    assert sorted(d["asset_id"] for d in report.missing + report.corrupt) == sorted([other.id, kept.id])
+    assert any("draft latent" in d["problem"] for d in report.missing)
+    report = fsck(services, repair=True)
+    assert sorted(r["asset_id"] for r in report.repaired) == sorted([other.id, kept.id]) and report.ok
+    assert services.blobs.path_for(other.sha256, "jpg").read_bytes() == preview_original
+    assert latent_path.read_bytes() == latent_original

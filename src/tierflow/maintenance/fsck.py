@@ -16,6 +16,10 @@ PNG with the recorded parameters and lineage, and writes it only when its sha256
 recorded one — so a repaired blob is bit-identical or not written at all. Assets are repaired
 oldest first, so a damaged parent is restored before the final made from it. What cannot be
 repaired (an inpaint, a video, a hosted engine, a changed revision) is listed with the reason.
+A latent draft (stages/decode.py) is rendered again with its
+preview on: an unkept draft's JPEG preview, a kept draft's PNG of the full VAE decode, and the
+draft's ``.npy`` latent are each re-encoded as persist and decode-on-keep stored them, and checked
+against the recorded sha256 the same way (a damaged latent blob is reported under its asset).
 Orphan blobs past the grace period are removed. The CLI (`tierflow fsck`) and the REST route
 (`/api/v1/admin/fsck`) only map to :func:`fsck`.
 """
@@ -80,13 +84,19 @@ def fsck(services: Services, *, repair: bool = False) -> FsckReport:
     report.assets = len(assets)
     damaged: list[Asset] = []
     for asset in assets:
-        try:
-            services.blobs.get(asset.sha256, asset.format)
-        except BlobCorrupt as e:
-            entry = {"asset_id": asset.id, "project_id": asset.project_id, "stage": asset.stage.value,
-                     "sha256": asset.sha256, "problem": e.message}
-            (report.missing if isinstance(e, BlobMissing) else report.corrupt).append(entry)
-            damaged.append(asset)
+        latent = asset.params.get("latent")  # a latent draft's side blob (stages/decode.py)
+        blobs = [(asset.sha256, asset.format, "")]
+        if isinstance(latent, dict) and latent.get("sha256"):
+            blobs.append((latent["sha256"], latent.get("format", "npy"), "its draft latent: "))
+        for sha, fmt, what in blobs:
+            try:
+                services.blobs.get(sha, fmt)
+            except BlobCorrupt as e:
+                entry = {"asset_id": asset.id, "project_id": asset.project_id, "stage": asset.stage.value,
+                         "sha256": sha, "problem": what + e.message}
+                (report.missing if isinstance(e, BlobMissing) else report.corrupt).append(entry)
+                damaged.append(asset)
+                break
     with services.db.read() as s:
         referenced = FsckRepo(s).referenced_shas()
     _orphans(services, referenced, report)
@@ -125,6 +135,7 @@ def repair_asset(services: Services, asset: Asset) -> None:
     """Render ``asset`` again from its recorded settings and store it if the bytes are the recorded ones."""
     from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
     from tierflow.provenance.png import encode_png
+    from tierflow.stages.decode import LATENT_KEY, encode_decoded, encode_image, is_preview, load_latent
     from tierflow.stages.sources import get_asset, load_image
 
     p = asset.params
@@ -141,14 +152,18 @@ def repair_asset(services: Services, asset: Asset) -> None:
     if p.get("revision") != info.revision:
         raise CannotRepair(f"{eng.id} is now at revision {info.revision}, asset {asset.id} was made at "
                            f"{p.get('revision')} — restore it from a backup")
+    latent_ref = p.get(LATENT_KEY)
     request = RenderRequest(task=task, prompt=asset.prompt, negative_prompt=p.get("negative_prompt", "") or "",
                             seeds=[asset.seed], width=asset.width, height=asset.height, steps=p.get("steps"),
-                            guidance=p.get("guidance"))
+                            guidance=p.get("guidance"), preview=isinstance(latent_ref, dict))
     if task == TASK_IMG2IMG:
         if not asset.parent_ids:
             raise CannotRepair(f"asset {asset.id} is an img2img render with no recorded parent")
         try:
-            request.init_image = load_image(services, get_asset(services, asset.parent_ids[0]))
+            parent = get_asset(services, asset.parent_ids[0])
+            request.init_image = load_image(services, parent)
+            if p.get("init") == "latent":  # promoted from the draft's latent (stages/decode.py)
+                request.init_latent = load_latent(services, parent)
         except BlobCorrupt:
             raise CannotRepair(f"asset {asset.id}: its parent {asset.parent_ids[0]} is damaged and could not "
                                "be repaired first") from None
@@ -157,9 +172,26 @@ def repair_asset(services: Services, asset: Asset) -> None:
     lineage = {"asset_id": asset.id, "generation_id": asset.generation_id, "project_id": asset.project_id,
                "stage": asset.stage.value, "parent_ids": list(asset.parent_ids), "engine_id": asset.engine_id,
                "seed": asset.seed}
-    data = encode_png(out.image, stage=asset.stage.value, parameters=p, lineage=lineage)
+    side: list[tuple[bytes, str]] = []
+    if isinstance(latent_ref, dict):  # a latent draft: stored as persist and decode-on-keep store it
+        if out.latent is None:
+            raise CannotRepair(f"{eng.id} no longer keeps draft latents — restore asset {asset.id} from a backup")
+        if is_preview(asset):  # the JPEG preview, byte for byte as encode_output wrote it
+            encoded = encode_image(out, asset.stage.value, dict(p), lineage)
+            assert encoded is not None
+            data, _, side = encoded
+        else:  # kept or starred: the PNG of the full VAE decode of the same latent
+            data = encode_decoded(asset, eng.decode_latent(out.latent), p)
+            side = encode_image(out, asset.stage.value, dict(p), dict(lineage))[2]  # type: ignore[index]
+        if [hashlib.sha256(raw).hexdigest() for raw, _ in side] != [latent_ref.get("sha256")]:
+            raise CannotRepair(f"asset {asset.id}: the re-rendered latent differs from the recorded one (libraries "
+                               f"then {p.get('libraries')}, now {dict(info.libraries)}) — restore it from a backup")
+    else:
+        data = encode_png(out.image, stage=asset.stage.value, parameters=p, lineage=lineage)
 
     if hashlib.sha256(data).hexdigest() != asset.sha256:
         raise CannotRepair(f"asset {asset.id}: the re-render differs from the recorded image (libraries "
                            f"then {p.get('libraries')}, now {dict(info.libraries)}) — restore it from a backup")
+    for raw, ext in side:  # the draft's latent too (put rewrites a damaged copy, keeps an intact one)
+        services.blobs.put(raw, ext)
     services.blobs.put(data, asset.format)

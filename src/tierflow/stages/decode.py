@@ -82,8 +82,6 @@ def full_quality(services: Services, asset: Asset | str) -> Asset:
     rendered the draft decodes (the same VAE, device and dtype), so the image equals what plain
     diffusers gives for the same seed.
     """
-    from tierflow.engines.local.latents import DECODER_FULL
-    from tierflow.provenance.png import encode_png
     from tierflow.stages.persist import THUMB_FORMAT, make_thumbnail
 
     asset_id = asset if isinstance(asset, str) else asset.id
@@ -95,13 +93,8 @@ def full_quality(services: Services, asset: Asset | str) -> Asset:
         latent = load_latent(services, current)
         engine = services.engines.get(current.engine_id)
         image = engine.decode_latent(latent)
-        params = {**current.params, "decoder": DECODER_FULL, "preview_decoder": current.params.get("decoder"),
-                  "preview_sha256": current.sha256}
-        lineage = {"asset_id": current.id, "generation_id": current.generation_id, "project_id": current.project_id,
-                   "stage": current.stage.value, "parent_ids": list(current.parent_ids),
-                   "engine_id": current.engine_id, "seed": current.seed, "decoder": DECODER_FULL,
-                   "latent_sha256": params[LATENT_KEY]["sha256"]}
-        data = encode_png(image, stage=current.stage.value, parameters=params, lineage=lineage)
+        params = decoded_params(current)
+        data = encode_decoded(current, image, params)
         # the gallery thumbnail is refreshed from the full decode: it shows what the file now holds
         thumb = make_thumbnail(image)
         thumb_sha, thumb_created = services.blobs.put(thumb, THUMB_FORMAT)
@@ -128,6 +121,26 @@ def full_quality(services: Services, asset: Asset | str) -> Asset:
             _drop_unused(services, thumb_sha, THUMB_FORMAT, thumb_created)
         log.debug("asset %s decoded at full quality (%s)", current.id, engine.id)
         return updated
+
+
+def decoded_params(preview: Asset) -> dict[str, Any]:
+    """The params a preview's full decode records (which decoder made the pixels, what they replaced)."""
+    from tierflow.engines.local.latents import DECODER_FULL
+
+    return {**preview.params, "decoder": DECODER_FULL, "preview_decoder": preview.params.get("decoder"),
+            "preview_sha256": preview.sha256}
+
+
+def encode_decoded(asset: Asset, image: Any, params: dict[str, Any]) -> bytes:
+    """The PNG a full decode is stored as (``fsck --repair`` re-encodes a kept draft with this too)."""
+    from tierflow.engines.local.latents import DECODER_FULL
+    from tierflow.provenance.png import encode_png
+
+    lineage = {"asset_id": asset.id, "generation_id": asset.generation_id, "project_id": asset.project_id,
+               "stage": asset.stage.value, "parent_ids": list(asset.parent_ids),
+               "engine_id": asset.engine_id, "seed": asset.seed, "decoder": DECODER_FULL,
+               "latent_sha256": params[LATENT_KEY]["sha256"]}
+    return encode_png(image, stage=asset.stage.value, parameters=params, lineage=lineage)
 
 
 def full_quality_quietly(services: Services, asset: Asset) -> Asset:
