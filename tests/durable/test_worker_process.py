@@ -37,8 +37,9 @@ def _assets(services, gen_id: str) -> list[AssetRow]:
 
 
 def _named(rows: list[AssetRow]) -> set[str]:
-    """The blobs asset rows name: each file and its thumbnail."""
-    return {a.sha256 for a in rows} | {a.thumb_sha256 for a in rows if a.thumb_sha256}
+    """The blobs asset rows name: each file, its thumbnail, and a draft's latent (stages/decode.py)."""
+    latents = {a.params["latent"]["sha256"] for a in rows if isinstance(a.params.get("latent"), dict)}
+    return {a.sha256 for a in rows} | {a.thumb_sha256 for a in rows if a.thumb_sha256} | latents
 
 
 def _blob_shas(services) -> set[str]:
@@ -86,7 +87,7 @@ def test_a_killed_worker_s_job_is_requeued_and_finished_by_another(services, pro
     # its row's commit can leave one complete, unreferenced blob: the orphan sweep removes it (the
     # grace period, waived here, is what spares other processes' renders in flight).
     blobs = _blob_shas(services)
-    assert _named(partial) <= blobs and len(blobs - _named(partial)) <= 2  # a file and its thumbnail
+    assert _named(partial) <= blobs and len(blobs - _named(partial)) <= 3  # a preview, its thumbnail and latent
     assert all(services.blobs.exists(a.sha256, a.format) for a in partial)
     assert sweep_orphan_blobs(services, older_than=0) == len(blobs - _named(partial))
     assert _named(partial) == _blob_shas(services)
@@ -163,7 +164,7 @@ def test_a_killed_worker_s_queued_upscale_is_finished_by_another_without_redoing
     assert [a.id for a in _assets(services, upscale_id)] == [upscaled[0].id]  # the upscale was not redone
     creative = _assets(services, creative_id)
     assert len(creative) == 1 and creative[0].params["creative_of"] == upscaled[0].id
-    assert {a.sha256 for a in [*source.assets, *upscaled, *creative]} <= _blob_shas(services)
+    assert {a.sha256 for a in [kept, *upscaled, *creative]} <= _blob_shas(services)  # kept: its full decode
     status = budget_status(services, project.id)
     with services.db.read() as s:
         spent = sum(GenerationsRepo(s).get(g).credits for g in (source.generation_id, upscale_id, creative_id))
