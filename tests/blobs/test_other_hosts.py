@@ -71,8 +71,9 @@ def _assets(studio, gen_id: str) -> list[AssetRow]:
 
 
 def _named(rows: list[AssetRow]) -> set[str]:
-    """The blobs asset rows name: each file and its thumbnail."""
-    return {a.sha256 for a in rows} | {a.thumb_sha256 for a in rows if a.thumb_sha256}
+    """The blobs asset rows name: each file, its thumbnail, and a draft's latent (stages/decode.py)."""
+    latents = {a.params["latent"]["sha256"] for a in rows if isinstance(a.params.get("latent"), dict)}
+    return {a.sha256 for a in rows} | {a.thumb_sha256 for a in rows if a.thumb_sha256} | latents
 
 
 def _objects(studio) -> set[str]:
@@ -84,7 +85,7 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
 
     from tierflow.delivery.api.app import create_app
 
-    gen_id = enqueue(studio, {"stage": "draft", "project": project.name, "prompt": "a lighthouse in fog",
+    gen_id = enqueue(studio, {"op": "draft", "project": project.name, "prompt": "a lighthouse in fog",
                               "n": N, "size": "64x64", "steps": 1})
     log = open(tmp_path / "host-b.log", "wb")
     host_b = subprocess.Popen(
@@ -113,7 +114,7 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
     # Within the grace period the sweep spares every object (one may be a live writer's); after it,
     # only the objects rows name are left.
     objects = _objects(studio)
-    assert _named(partial) <= objects and len(objects - _named(partial)) <= 2  # a file and its thumbnail
+    assert _named(partial) <= objects and len(objects - _named(partial)) <= 3  # a preview, its thumbnail and latent
     assert sweep_orphan_blobs(studio) == 0
     later = time.time() + GRACE_SECONDS + 1
     with monkeypatch.context() as m:
