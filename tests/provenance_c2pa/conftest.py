@@ -55,7 +55,7 @@ def chain(services):
     with services.db.transaction() as s:
         project = ProjectsRepo(s).create(f"c2pa-{uuid.uuid4().hex[:8]}", min_drafts=0)
     d = draft(services, project.id, "a lighthouse on a cliff", n=1, seed=11, size="64x64").assets[0]
-    review(services, d.id, "keep", seconds=1)
+    d = review(services, d.id, "keep", seconds=1)  # kept: its full decode (PNG) replaces the JPEG preview
     final = promote(services, d.id, strength=0.5, size="64x64").assets[0]
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (16, 16, 48, 48))
