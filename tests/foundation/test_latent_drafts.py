@@ -177,3 +177,17 @@ def test_prompt_embeddings_are_computed_once_per_prompt(services, project):
     draft(services, project.id, "a fox", n=2, seed=6, size=SIZE)
     cache = services.engines.get("tiny-draft").prompt_cache
     assert cache.misses == 1 and cache.hits == 3
+
+
+def test_the_thumbnail_shows_the_stored_pixels_before_and_after_keep(services, project):
+    """A preview's thumbnail is made from the preview; keeping refreshes it from the full decode."""
+    from tierflow.stages.persist import make_thumbnail
+
+    a = draft(services, project.id, "a red fox", n=1, seed=12, size=SIZE).assets[0]
+    preview = Image.open(io.BytesIO(services.blobs.get(a.sha256, "jpg"))).convert("RGB")
+    thumb = np.asarray(Image.open(io.BytesIO(services.blobs.get(a.thumb_sha256, "webp"))).convert("RGB"), np.int16)
+    assert np.abs(thumb - np.asarray(preview, np.int16)).mean() < 8  # the preview, through JPEG and WebP
+    kept = review(services, a.id, "keep", seconds=1)
+    full = Image.open(io.BytesIO(services.blobs.get(kept.sha256, "png")))
+    assert kept.thumb_sha256 != a.thumb_sha256 and not services.blobs.exists(a.thumb_sha256, "webp")
+    assert services.blobs.get(kept.thumb_sha256, "webp") == make_thumbnail(full)
