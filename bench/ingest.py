@@ -75,6 +75,9 @@ class ReplayEngine:
     def describe(self):
         return self._info
 
+    def models(self):  # the runner renders on each loaded pipeline from one thread at a time
+        return (self,)
+
     def prepare(self, request):
         request.steps = request.steps or 1
         request.guidance = 0.0
