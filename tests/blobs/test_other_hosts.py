@@ -84,7 +84,7 @@ def test_workers_on_other_hosts_render_into_the_shared_store(studio, project, mo
 
     from tierflow.delivery.api.app import create_app
 
-    gen_id = enqueue(studio, {"stage": "draft", "project": project.name, "prompt": "a lighthouse in fog",
+    gen_id = enqueue(studio, {"op": "draft", "project": project.name, "prompt": "a lighthouse in fog",
                               "n": N, "size": "64x64", "steps": 1})
     log = open(tmp_path / "host-b.log", "wb")
     host_b = subprocess.Popen(
