@@ -28,6 +28,25 @@ class Op:
 
 
 OPERATIONS = [
+    # the flow, in stage order (domain.specs.STAGES)
+    Op("draft", "draft", "POST /api/v1/generations prompt", "studio.html#draft-btn"),
+    Op("quote a render", "draft --quote", "POST /api/v1/generations", "studio.html#draft-price"),
+    Op("review", "review --keep", "POST /api/v1/assets/{asset_id}/reviews state", "asset.html#review-state"),
+    Op("promote", "promote --strength", "POST /api/v1/generations strength", "studio.html#promote-go"),
+    Op("inpaint", "inpaint --mask", "POST /api/v1/assets/{asset_id}/inpaint", "asset.html#form-inpaint"),
+    Op("outpaint", "outpaint --right", "POST /api/v1/assets/{asset_id}/outpaint right", "asset.html#form-outpaint"),
+    Op("upscale", "upscale --to", "POST /api/v1/assets/{asset_id}/upscale to", "asset.html#form-upscale"),
+    Op("creative pass", "upscale --creative", "POST /api/v1/assets/{asset_id}/upscale creative", "asset.html#upscale-creative"),
+    Op("video", "video --prompt", "POST /api/v1/assets/{asset_id}/video prompt", "asset.html#form-video"),
+    Op("overlay", "overlay --text", "POST /api/v1/assets/{asset_id}/overlay text", "asset.html#form-overlay"),
+    Op("cancel a job", "jobs cancel", "POST /api/v1/generations/{job_id}/cancel", "studio.html#cancel-btn"),
+    Op("jobs list", "jobs list", "GET /api/v1/generations", None),
+    Op("drift check", "drift-check", f"POST {P}/drift-check threshold", "project.html#drift-check-go"),
+    Op("export", "export", "GET /api/v1/assets/{asset_id}/export", "asset.html#export"),
+    Op("verify", "verify", "POST /api/v1/verify", "asset.html#credentials"),
+    Op("fsck", "fsck --repair", "POST /api/v1/admin/fsck", None),
+    Op("gallery search", "gallery --search", "GET /api/v1/assets", "gallery.html#f-search"),
+    # guardrails
     Op("policy show", "policy", f"GET {P}/policies", "project.html#policy-form"),
     Op("policy set", "policy --final-cap", f"PUT {P}/policies final_cap", "project.html#policy-save"),
     Op("policy reason", "policy --reason", f"PUT {P}/policies reason", "project.html#policy-reason"),
@@ -50,6 +69,8 @@ OPERATIONS = [
 
 # A door an operation does not have on purpose, and why (a None above without a reason here fails).
 NO_DOOR = {
+    ("jobs list", "web"): "the studio follows the jobs it started; the queue as a table is an operator's view (CLI, REST)",
+    ("fsck", "web"): "an admin's maintenance run over the whole install, not a page of the studio",
     ("report per milestone", "web"): "the dashboard shows the whole project; per-milestone figures are a query away",
 }
 

@@ -90,4 +90,4 @@ def test_the_cli_acts_with_the_token_user_s_role_for_budgets_policies_and_overri
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TIERFLOW_TOKEN", dee)
-        assert _override("the client asked")["role"] == "designer"  # the guard refuses it, and audits nothing
+        assert _override("the client asked").role == "designer"  # the guard refuses it, and audits nothing

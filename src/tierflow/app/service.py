@@ -37,6 +37,7 @@ from tierflow.stages.runner import render
 from tierflow.stages.sources import load_image
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
+from tierflow.storage.milestones_repo import MilestonesRepo
 
 __all__ = ["Quote", "StagePlan", "Submitted", "cancel", "chain_status", "close_generation", "close_in", "open_plans",
            "plan", "price", "quote", "release", "run", "run_chain", "run_job", "submit"]
@@ -159,8 +160,15 @@ def run_job(services: Services, job_id: str, on_event: EventSink | None = None, 
         raise
     with services.db.read() as s:
         gens = [GenerationsRepo(s).get(g) for g in chain]
+        # the milestone each step was admitted against (the guard resolved it when the job was opened)
+        milestones = {g.milestone_id: MilestonesRepo(s).get(g.project_id, g.milestone_id)
+                      for g in gens if g.milestone_id}
     for p, gen in zip(staged.plans, gens, strict=True):
         p.prompt_id = gen.prompt_id  # the thread chosen when the job was opened
+        if gen.milestone_id:
+            m = milestones[gen.milestone_id]
+            p.milestone_id = m.id
+            p.params = {**p.params, "milestone": {"id": m.id, "name": m.name}}
         if isinstance(p, RenderPlan):
             if engine_for is not None:
                 p.engine = engine_for(p)

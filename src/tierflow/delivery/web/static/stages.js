@@ -32,7 +32,7 @@
         return { left: num(form, "left") || 0, right: num(form, "right") || 0, top: num(form, "top") || 0,
                  bottom: num(form, "bottom") || 0, prompt: text("prompt") };
       case "upscale":
-        return { to: form.elements.to.value };
+        return { to: form.elements.to.value, creative: num(form, "creative") || undefined };
       case "video":
         return { prompt: text("prompt"), seconds: num(form, "seconds"), fps: num(form, "fps") };
       case "overlay": {

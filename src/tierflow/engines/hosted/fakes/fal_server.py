@@ -16,7 +16,7 @@ import base64
 import io
 import itertools
 
-from tierflow.engines.hosted.fakes import LoopbackServer, Recorded, Reply, gradient_png
+from tierflow.engines.hosted.fakes.loopback import LoopbackServer, Recorded, Reply, gradient_png
 
 
 class FakeFal(LoopbackServer):

@@ -14,7 +14,7 @@ import base64
 import io
 import re
 
-from tierflow.engines.hosted.fakes import LoopbackServer, Recorded, Reply, gradient_png
+from tierflow.engines.hosted.fakes.loopback import LoopbackServer, Recorded, Reply, gradient_png
 
 # Output pixels per aspect ratio at 1K, as the Gemini image models document them; 2K and 4K scale these.
 SIZES_1K = {
