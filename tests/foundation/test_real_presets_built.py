@@ -24,7 +24,11 @@ from PIL import Image
 from tierflow.engines.local.presets import get
 from tierflow.engines.tiny.build_real import build_preset_snapshot
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # loading a preset touches no database: the PostgreSQL pass would repeat this run exactly
+    pytest.mark.skipif(os.environ.get("TIERFLOW_TEST_POSTGRES") == "1", reason="database-independent; run on SQLite"),
+]
 
 
 @pytest.fixture(scope="module")
