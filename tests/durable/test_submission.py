@@ -69,3 +69,13 @@ def test_bad_job_ids_and_statuses_are_one_line_errors(home):
         assert proc.returncode == code, (args, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], proc.stderr
+
+
+def test_a_worker_with_default_tiers_takes_every_queued_stage(cli, services, project):
+    # A new user queues a draft and an overlay of it and runs plain `tierflow worker`: both render.
+    draft = cli("draft", "a red kite", "-p", project.name, "-n", "1", *SMALL)["assets"][0]
+    queued = cli("overlay", draft["id"], "--text", "LAUNCH", "--queue")["job"]
+    assert queued["status"] == "queued" and queued["stage"] == "overlay"
+    ran = cli("worker", "--once")["jobs"]
+    assert [(j["generation_id"], j["status"]) for j in ran] == [(queued["id"], "succeeded")]
+    assert len(_stored_asset_ids(services, queued["id"])) == 1

@@ -11,7 +11,9 @@ from tierflow.delivery.cli.output import State, console, emit_json, err
 def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
-        tiers: str = typer.Option("draft,final", "--tiers", help="Comma-separated tiers to take jobs of."),
+        tiers: str = typer.Option("all", "--tiers",
+                                  help="Comma-separated tiers to take jobs of (draft, final, cleanup, upscale, video), "
+                                       "or all."),
         ray_address: str = typer.Option(None, "--ray", help="Ray cluster address, or 'local' to start one here."),
         lease: float = typer.Option(60.0, "--lease", help="Seconds a claimed job stays ours without a heartbeat."),
         once: bool = typer.Option(False, "--once", help="Run the queued jobs, then exit (no waiting)."),
@@ -23,15 +25,15 @@ def register(app: typer.Typer) -> None:
         cpus: float = typer.Option(1.0, "--cpus-per-actor", help="With --ray: CPUs each actor reserves."),
         json_out: bool = typer.Option(False, "--json", help="Print a JSON summary of the jobs run."),
     ) -> None:
-        """Render queued draft/final jobs; a killed worker's jobs go back to the queue when its lease ends."""
+        """Render queued jobs of every stage (or of --tiers); a killed worker's jobs go back to the queue when its lease ends."""
         import signal
         import threading
 
         from tierflow.domain.errors import InvalidInput
-        from tierflow.jobs.durable import check_tiers, work
+        from tierflow.jobs.durable import TIERS, check_tiers, work
 
         State.json = json_out
-        wanted = check_tiers([t.strip() for t in tiers.split(",") if t.strip()])
+        wanted = check_tiers(TIERS if tiers.strip() == "all" else [t.strip() for t in tiers.split(",") if t.strip()])
         if lease <= 0:
             raise InvalidInput(f"{lease} is not a lease", field="lease", fix="pass a number of seconds above 0")
         svc = services()
