@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from tierflow.storage.users_repo import UsersRepo, authenticate
@@ -125,14 +126,21 @@ def visible(ids: set[str] | None, project_id: str) -> bool:
     return ids is None or project_id in ids
 
 
-def authorize(request: Request, principal: PrincipalDep, services: ServicesDep) -> Principal:
-    """Router dependency: the caller may read every project the URL names (path or ``?project=``)."""
-    if principal.role in LEAD_ROLES:
-        return principal
+async def authorize(request: Request, principal: PrincipalDep, services: ServicesDep) -> Principal:
+    """Router dependency: the caller may read every project the URL names (path or ``?project=``).
+
+    Async so that a lead or admin (no lookups) costs no hop to the thread pool; the lookups for
+    everyone else run there.
+    """
+    if principal.role not in LEAD_ROLES:
+        await run_in_threadpool(_authorize_refs, request, principal, services)
+    return principal
+
+
+def _authorize_refs(request: Request, principal: Principal, services) -> None:
     with services.db.read() as s:
         named = _project_id_of(request, s)
     check_refs(services, principal, named, request.query_params.get("project"))
-    return principal
 
 
 AuthorizedDep = Annotated[Principal, Depends(authorize)]

@@ -12,11 +12,11 @@ from tierflow.bootstrap import Services
 from tierflow.jobs.backend import JobBackend
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_jobs(request: Request) -> JobBackend:
+async def get_jobs(request: Request) -> JobBackend:
     return request.app.state.jobs
 
 
