@@ -34,7 +34,14 @@ def _owner_alive(owner: str | None) -> bool:
 
 
 def recover_stale_jobs(services: Services) -> int:
-    """Fail every running job whose process is gone or whose lease expired; refund its reservation."""
+    """Fail every running job whose process is gone or whose lease expired, and close it like a failed render.
+
+    Through the one close of :mod:`tierflow.stages.admit`: outputs the dead process had already
+    stored stay and are charged pro rata, the rest of the reservation is refunded (a job with no
+    stored output is refunded whole).
+    """
+    from tierflow.stages.admit import close_in, count_of
+    from tierflow.storage.assets_repo import AssetsRepo
     from tierflow.storage.generations_repo import DURABLE, GenerationsRepo, lease_over
 
     recovered = 0
@@ -47,10 +54,12 @@ def recover_stale_jobs(services: Services) -> int:
             over = lease_over(gen, t)
             if _owner_alive(gen.lease_owner) and not over:
                 continue  # rendering, or waiting on the studio thread that owns it
-            repo.update(gen.id, status=JobStatus.FAILED.value, finished_at=t,
-                        error="the process running this job stopped; its credits were refunded")
-            if gen.reservation_id:
-                services.guard.refund_reservation(s, gen.reservation_id)
+            stored = AssetsRepo(s).count(generation_id=gen.id)
+            error = ("the process running this job stopped; its credits were refunded" if not stored else
+                     f"the process running this job stopped after {stored} of {count_of(gen)} output(s); "
+                     "those are charged, the rest refunded")
+            close_in(services, s, gen.id, JobStatus.FAILED, outputs=stored,
+                     spent=gen.credits * stored / count_of(gen), error=error)
             recovered += 1
         # Reservations whose job row is gone or already ended (a crash between the two writes of
         # an older version, a job row removed by hand) are released too.
