@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tierflow.accounts.users_repo import UsersRepo
+from tierflow.storage.users_repo import UsersRepo
 from tierflow.bootstrap import build
 from tierflow.config import Settings
 from tierflow.stages.guard import OpenGuard

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tierflow.accounts.local import cli_principal
-from tierflow.accounts.users_repo import UsersRepo, authenticate
+from tierflow.storage.users_repo import UsersRepo, authenticate
 from tierflow.domain.access import LOCAL_ADMIN, NotSignedIn, can_read_project
 from tierflow.domain.errors import InvalidInput, NotFound, PermissionDenied
 from tierflow.domain.models import Role
@@ -110,7 +110,7 @@ def test_membership_makes_a_private_project_readable(db, team, projects):
 
 
 def test_last_used_is_written_at_most_once_a_minute(db, team):
-    import tierflow.accounts.users_repo as users_repo
+    import tierflow.storage.users_repo as users_repo
 
     authenticate(db, team["lee"])
     with db.read() as s:

@@ -210,7 +210,7 @@ def test_quote_prices_each_stage_and_queues_nothing(client, services, drafts, ho
 @pytest.fixture()
 def team(services):
     """dee, a designer in 'ours' (private) but not in 'theirs' (private); ada the admin; a draft in each."""
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.stages.draft import draft
     from tierflow.storage.projects_repo import ProjectsRepo
 

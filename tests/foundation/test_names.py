@@ -34,7 +34,7 @@ def test_every_door_applies_it(services, project, value):
     """Repository (stages, CLI and REST all create through it), CLI and REST: the same rule."""
     from fastapi.testclient import TestClient
 
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.delivery.api.app import create_app
     from tierflow.storage.projects_repo import ProjectsRepo
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tierflow.domain.errors import InvalidInput, PermissionDenied, PolicyBlocked
 from tierflow.guardrails import budget as uc
-from tierflow.guardrails.policy_repo import PolicyRepo
+from tierflow.storage.policy_repo import PolicyRepo
 from tierflow.stages.promote import promote
 from tierflow.storage.projects_repo import ProjectsRepo
 from tierflow.storage.tables import GenerationRow, PromptRow

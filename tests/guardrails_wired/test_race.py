@@ -24,7 +24,7 @@ from tierflow.config import Settings
 from tierflow.domain.errors import BudgetExhausted
 from tierflow.domain.ledger import LedgerEntry, ledger_problems
 from tierflow.guardrails import budget as uc
-from tierflow.guardrails.ledger_repo import LedgerRepo
+from tierflow.storage.ledger_repo import LedgerRepo
 from tierflow.storage.tables import LedgerEntryRow
 
 WORKERS, BUDGET, PRICE = 8, 30.0, 10.0

@@ -11,7 +11,7 @@ from tierflow.bootstrap import build
 from tierflow.domain.models import JobStatus
 from tierflow.guardrails import budget as uc
 from tierflow.guardrails.guard import LedgerGuard
-from tierflow.guardrails.ledger_repo import LedgerRepo
+from tierflow.storage.ledger_repo import LedgerRepo
 from tierflow.stages.draft import plan_draft
 from tierflow.storage.generations_repo import GenerationsRepo
 from tierflow.storage.tables import GenerationRow, LedgerEntryRow

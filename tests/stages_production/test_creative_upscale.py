@@ -23,7 +23,7 @@ TILE, OVERLAP = 64, 16  # 64 px tiles over a 128 px upscale: 3 x 3 tiles
 
 def _ledger(services, generation_id: str) -> dict[str, float]:
     """What the generation's reservation reserved, committed and refunded (one scope's entries)."""
-    from tierflow.guardrails.ledger_repo import LedgerRepo
+    from tierflow.storage.ledger_repo import LedgerRepo
     from tierflow.storage.generations_repo import GenerationsRepo
 
     with services.db.read() as s:

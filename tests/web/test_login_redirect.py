@@ -32,7 +32,7 @@ def client(services):
 
 @pytest.fixture()
 def token(services) -> str:
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
 
     with services.db.transaction() as s:
         UsersRepo(s).create("ada", "admin")
@@ -76,7 +76,7 @@ def test_sign_in_shows_sign_out_and_sign_out_forgets_the_cookie(client, token):
 @pytest.mark.browser
 def test_browser_signs_in_out_and_an_expired_sign_in_goes_back_to_login(browser, client, services, token):
     from tests.web.conftest import LiveServer
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
 
     server = LiveServer(client.app).start()
     context = browser.new_context(base_url=server.url)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from tierflow.accounts.users_repo import UsersRepo, authenticate
+from tierflow.storage.users_repo import UsersRepo, authenticate
 from tierflow.domain.access import LOCAL_ADMIN, NotSignedIn, Principal
 
 TOKEN_ENV = "TIERFLOW_TOKEN"

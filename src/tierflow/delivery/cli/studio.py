@@ -67,7 +67,7 @@ def is_loopback(host: str) -> bool:
 
 def accounts(svc) -> dict[str, int]:
     """How many accounts exist, and how many of them are admins."""
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.models import Role
 
     with svc.db.read() as s:

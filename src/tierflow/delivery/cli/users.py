@@ -41,7 +41,7 @@ def create(
 ) -> None:
     """Create a user (admin only; on a fresh install the first user must be an admin)."""
     State.json = json_out
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.access import can_manage_users
 
     can_manage_users(_me())
@@ -61,7 +61,7 @@ def create(
 def list_(json_out: bool = typer.Option(False, "--json")) -> None:
     """List users with their roles and projects (leads and admins)."""
     State.json = json_out
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.access import can_manage_members
 
     can_manage_members(_me())
@@ -88,7 +88,7 @@ def token(
 ) -> None:
     """Issue an API token (your own, or anyone's as an admin); it is printed once and stored hashed."""
     State.json = json_out
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.access import can_manage_tokens_of
 
     me = _me()
@@ -107,7 +107,7 @@ def revoke_token(token_id: str = typer.Argument(..., help="The token's id (tok_â
                  json_out: bool = typer.Option(False, "--json")) -> None:
     """Revoke an API token (your own, or anyone's as an admin); requests with it get 401 from now on."""
     State.json = json_out
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.access import can_manage_tokens_of
 
     me = _me()
@@ -135,7 +135,7 @@ def whoami(json_out: bool = typer.Option(False, "--json")) -> None:
 
 def _membership(project: str, user: str, add: bool, json_out: bool) -> None:
     State.json = json_out
-    from tierflow.accounts.users_repo import UsersRepo
+    from tierflow.storage.users_repo import UsersRepo
     from tierflow.domain.access import can_manage_members
 
     can_manage_members(_me())

@@ -29,7 +29,7 @@ def create_project(body: ProjectCreate, session: TransactionDep, principal: Prin
     p = ProjectsRepo(session).create(body.name, description=body.description, min_drafts=body.min_drafts,
                                      final_cap=body.final_cap, private=body.private)
     if not principal.local:  # the creator is on the new project's team (or could not see a private one)
-        from tierflow.accounts.users_repo import UsersRepo
+        from tierflow.storage.users_repo import UsersRepo
 
         UsersRepo(session).add_member(p.id, principal.user_id)
     return {"project": project_public(p, {})}
