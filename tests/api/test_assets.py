@@ -94,3 +94,69 @@ def test_unknown_and_path_like_asset_ids(client, drafts):
     assert r.status_code in (404, 422) and "error" in r.json()
     r = client.get(f"{V1}/assets/not..an..id")
     assert r.status_code == 422 and r.json()["field"] == "asset"
+
+
+def test_asset_file_streams_the_verified_file_and_answers_range_requests(client, drafts, services):
+    a = drafts[0]
+    url, etag = f"{V1}/assets/{a.id}/file", f'"{a.sha256}"'
+    data = services.blobs.get(a.sha256, a.format)
+    assert len(data) > 100
+    full = client.get(url)
+    assert full.status_code == 200 and full.content == data and full.headers["content-length"] == str(len(data))
+    assert full.headers["etag"] == etag and full.headers["accept-ranges"] == "bytes"
+    assert full.headers["cache-control"] == "private, no-cache"  # a draft preview: replaced on keep
+
+    part = client.get(url, headers={"Range": "bytes=10-99"})
+    assert part.status_code == 206 and part.content == data[10:100]
+    assert part.headers["content-range"] == f"bytes 10-99/{len(data)}" and part.headers["content-length"] == "90"
+    assert part.headers["content-type"] == "image/jpeg" and part.headers["etag"] == etag
+    assert client.get(url, headers={"Range": "bytes=-16"}).content == data[-16:]
+    assert client.get(url, headers={"Range": "bytes=0-3", "If-Range": etag}).status_code == 206
+    stale = client.get(url, headers={"Range": "bytes=0-3", "If-Range": '"another-version"'})
+    assert stale.status_code == 200 and stale.content == data  # the copy changed: the whole file
+    assert client.get(url, headers={"Range": f"bytes={len(data) + 10}-"}).status_code == 416
+
+    again = client.get(url, headers={"If-None-Match": f'W/"x", {etag}'})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert client.get(url, headers={"If-None-Match": '"x"'}).status_code == 200
+    assert services.blobs.verified.hashed == 1  # eight requests, one pass over the file
+
+
+def test_asset_file_hashes_a_changed_blob_again_after_a_verified_read(client, drafts, services):
+    import os
+
+    a = drafts[0]
+    url = f"{V1}/assets/{a.id}/file"
+    path = services.blobs.path_for(a.sha256, a.format)
+    original, before = path.read_bytes(), path.stat()
+    assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 206  # checked and remembered
+
+    damaged = bytearray(original)
+    damaged[40:44] = bytes(b ^ 0xFF for b in damaged[40:44])
+    path.write_bytes(bytes(damaged))  # same size, same inode; only the times say it was written
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    for headers in ({"Range": "bytes=0-9"}, {}):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 409 and r.json()["error"] == "blob_corrupt", r.text
+        assert a.id in r.json()["detail"] and "fsck --repair" in r.json()["fix"]
+
+    path.write_bytes(original)
+    assert client.get(url).content == original
+    path.write_bytes(original[:-1])  # shorter, with the remembered file's times put back
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 409
+    path.unlink()
+    r = client.get(url)
+    assert r.status_code == 409 and r.json()["error"] == "blob_missing" and a.id in r.json()["detail"]
+
+
+def test_asset_thumb_is_served_from_the_verified_file(client, drafts, services):
+    a = drafts[0]
+    assert a.thumb_sha256
+    r = client.get(f"{V1}/assets/{a.id}/thumb")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
+    assert r.content == services.blobs.get(a.thumb_sha256, "webp") and r.headers["etag"] == f'"{a.thumb_sha256}"'
+    services.blobs.path_for(a.thumb_sha256, "webp").unlink()
+    r = client.get(f"{V1}/assets/{a.id}/thumb")
+    assert r.status_code == 409 and r.json()["error"] == "blob_missing"
+    assert a.id in r.json()["detail"] and "thumbnail" in r.json()["detail"]

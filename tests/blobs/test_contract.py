@@ -93,9 +93,11 @@ def test_delete_removes_and_is_idempotent(store):
 def test_the_studio_gets_a_file_or_a_short_lived_url(store, store_kind):
     sha, _ = store.put(PNG_LIKE, "png")
     if store_kind == "local":
-        assert store.presigned_url(sha, "png") is None and store.local_path(sha, "png").read_bytes() == PNG_LIKE
+        path, stat = store.verified_file(sha, "png")
+        assert store.presigned_url(sha, "png") is None and path.read_bytes() == PNG_LIKE
+        assert stat.st_size == len(PNG_LIKE)
         return
-    assert store.local_path(sha, "png") is None
+    assert store.verified_file(sha, "png") is None
     url = store.presigned_url(sha, "png", expires=60)
     assert "X-Amz-Expires=60" in url
     got = httpx.get(url)

@@ -87,3 +87,34 @@ def test_engines_json_lists_tiers_and_revisions(cli):
     assert ids["tiny-draft"]["tier"] == "draft" and ids["tiny-final"]["tier"] == "final"
     assert ids["sd-turbo"]["repo"] == "stabilityai/sd-turbo" and "revision" in ids["sd-turbo"]
     assert body["defaults"]["draft"] == "tiny-draft"
+
+
+@pytest.mark.slow
+def test_demo_renders_every_step_through_the_application_service(cli, home, models_dir):
+    """`tierflow demo` is a door like `draft`/`promote`: each render a typed spec the service ran and recorded."""
+    from tierflow.bootstrap import build
+    from tierflow.config import Settings
+    from tierflow.storage.assets_repo import AssetsRepo
+    from tierflow.storage.generations_repo import GenerationsRepo
+
+    summary = json.loads(cli("demo", "--json").stdout)
+    assert summary["tiny"] and len(summary["drafts"]) == 6 and os.path.isfile(summary["export"])
+    svc = build(Settings(home=home, preset="tiny", models_path=models_dir))
+    try:
+        with svc.db.read() as s:
+            assets, gens = AssetsRepo(s), GenerationsRepo(s)
+            made = {key: assets.get(summary[key]) for key in ("final", "cleanup", "upscale", "video", "overlay")}
+            drafts = [assets.get(a) for a in summary["drafts"]]
+            ops = {key: gens.get(a.generation_id).spec["op"] for key, a in made.items()}
+            draft_gen = gens.get(drafts[0].generation_id)
+    finally:
+        svc.close()
+    assert draft_gen.spec["op"] == "draft" and draft_gen.spec["n"] == 6 and draft_gen.status.value == "succeeded"
+    assert {a.generation_id for a in drafts} == {draft_gen.id}
+    assert ops == {"final": "promote", "cleanup": "outpaint", "upscale": "upscale", "video": "video",
+                   "overlay": "overlay"}
+    assert [d.review.value for d in drafts] == ["star", "keep", "keep", "discard", "discard", "discard"]
+    parents = {key: a.parent_ids for key, a in made.items()}
+    assert parents == {"final": [drafts[0].id], "cleanup": [summary["final"]], "upscale": [summary["cleanup"]],
+                       "video": [summary["upscale"]], "overlay": [summary["upscale"]]}
+    assert made["video"].format == "mp4" and made["upscale"].width == 2 * made["cleanup"].width

@@ -40,8 +40,6 @@ from tierflow.storage.fsck_repo import FsckRepo
 if TYPE_CHECKING:
     from tierflow.bootstrap import Services
 
-REPEATABLE_TASKS = ("txt2img", "img2img")  # the tasks a seed + recorded settings render again exactly
-
 
 @dataclass
 class FsckReport:
@@ -133,10 +131,9 @@ def _orphans(services: Services, referenced: set[str], report: FsckReport) -> No
 
 def repair_asset(services: Services, asset: Asset) -> None:
     """Render ``asset`` again from its recorded settings and store it if the bytes are the recorded ones."""
-    from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
     from tierflow.provenance.png import encode_png
-    from tierflow.stages.decode import LATENT_KEY, encode_decoded, encode_image, is_preview, load_latent
-    from tierflow.stages.sources import get_asset, load_image
+    from tierflow.stages.decode import LATENT_KEY, encode_decoded, encode_image, is_preview
+    from tierflow.stages.stored_request import REPEATABLE_TASKS, stored_request
 
     p = asset.params
     task = p.get("task")
@@ -153,21 +150,13 @@ def repair_asset(services: Services, asset: Asset) -> None:
         raise CannotRepair(f"{eng.id} is now at revision {info.revision}, asset {asset.id} was made at "
                            f"{p.get('revision')} — restore it from a backup")
     latent_ref = p.get(LATENT_KEY)
-    request = RenderRequest(task=task, prompt=asset.prompt, negative_prompt=p.get("negative_prompt", "") or "",
-                            seeds=[asset.seed], width=asset.width, height=asset.height, steps=p.get("steps"),
-                            guidance=p.get("guidance"), preview=isinstance(latent_ref, dict))
-    if task == TASK_IMG2IMG:
-        if not asset.parent_ids:
-            raise CannotRepair(f"asset {asset.id} is an img2img render with no recorded parent")
-        try:
-            parent = get_asset(services, asset.parent_ids[0])
-            request.init_image = load_image(services, parent)
-            if p.get("init") == "latent":  # promoted from the draft's latent (stages/decode.py)
-                request.init_latent = load_latent(services, parent)
-        except BlobCorrupt:
-            raise CannotRepair(f"asset {asset.id}: its parent {asset.parent_ids[0]} is damaged and could not "
-                               "be repaired first") from None
-        request.strength = p.get("strength")
+    try:  # a latent draft is rendered again with its preview on, as persist stored it
+        request = stored_request(services, asset, preview=isinstance(latent_ref, dict))
+    except BlobCorrupt:
+        raise CannotRepair(f"asset {asset.id}: its parent {asset.parent_ids[0]} is damaged and could not "
+                           "be repaired first") from None
+    if request is None:  # task and seed are checked above: what is left is the parent
+        raise CannotRepair(f"asset {asset.id} is an img2img render with no recorded parent")
     out = next(iter(eng.render(eng.prepare(request))))
     lineage = {"asset_id": asset.id, "generation_id": asset.generation_id, "project_id": asset.project_id,
                "stage": asset.stage.value, "parent_ids": list(asset.parent_ids), "engine_id": asset.engine_id,

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from tierflow.domain.errors import EngineFailed, EngineUnavailable, InvalidInput, NotFound
 from tierflow.domain.models import Asset, ReviewState, Stage
-from tierflow.engines.base import TASK_IMG2IMG, TASK_TXT2IMG, Engine, RenderRequest
-from tierflow.stages.decode import load_latent
-from tierflow.stages.sources import get_asset, load_image
+from tierflow.engines.base import TASK_IMG2IMG, Engine
+from tierflow.stages.sources import load_image
+from tierflow.stages.stored_request import stored_request
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
 from tierflow.storage.projects_repo import ProjectsRepo
 
@@ -65,7 +65,8 @@ def drift_check(services: Services, project: str, *, threshold: float = DEFAULT_
     for done, asset in enumerate(assets):
         try:
             eng = override or services.engines.get(asset.engine_id)
-            request = _request(services, asset, eng)
+            # an engine that treats seeds as best-effort draws another picture: not comparable
+            request = stored_request(services, asset) if eng.capabilities().seeded else None
             if request is None:
                 skipped.append({"asset_id": asset.id, "reason": _why_not(asset, eng)})
                 continue
@@ -83,26 +84,6 @@ def drift_check(services: Services, project: str, *, threshold: float = DEFAULT_
         "checked": len(items), "flagged": sum(1 for i in items if i["flagged"]),
         "items": items, "skipped": skipped,
     }
-
-
-def _request(services: Services, asset: Asset, eng: Engine) -> RenderRequest | None:
-    """The stored request again, or None when it cannot be repeated faithfully."""
-    p = asset.params
-    task = p.get("task")
-    if asset.seed is None or not eng.capabilities().seeded or task not in (TASK_TXT2IMG, TASK_IMG2IMG):
-        return None
-    request = RenderRequest(task=task, prompt=asset.prompt, negative_prompt=p.get("negative_prompt", "") or "",
-                            seeds=[asset.seed], width=asset.width, height=asset.height, steps=p.get("steps"),
-                            guidance=p.get("guidance"))
-    if task == TASK_IMG2IMG:
-        if not asset.parent_ids:
-            return None
-        parent = get_asset(services, asset.parent_ids[0])
-        request.init_image = load_image(services, parent)
-        if p.get("init") == "latent":  # promoted from the draft's latent (stages/decode.py)
-            request.init_latent = load_latent(services, parent)
-        request.strength = p.get("strength")
-    return request
 
 
 def _why_not(asset: Asset, eng: Engine) -> str:

@@ -10,7 +10,9 @@ The guarantees are the same on both, and tests/blobs runs one contract suite aga
   writes nothing and returns ``created=False``;
 - **write, then commit the row**: a stage writes the blob, then its asset row; if the row fails,
   the blob it created is deleted again (stages/persist.py);
-- **checksum on read**: ``get`` hands back bytes only after :func:`~tierflow.storage.blob_verify.verify`;
+- **checksum on read**: ``get`` hands back bytes only after :func:`~tierflow.storage.blob_verify.verify`,
+  and ``verified_file`` a local file only after hashing it (in chunks; recent passes remembered,
+  :class:`~tierflow.storage.blob_verify.VerifiedFiles`);
 - **no orphans after a killed process**: ``entries()`` lists every blob with its age, and
   :func:`sweep_unreferenced` removes those no asset row names once they are older than the grace
   period (a live writer's blob is milliseconds from its row).
@@ -20,6 +22,7 @@ The guarantees are the same on both, and tests/blobs runs one contract suite aga
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -63,8 +66,9 @@ class BlobStore(Protocol):
     def sweep_temp(self, older_than: float = GRACE_SECONDS) -> int:
         """Remove half-written leftovers of crashed writers (none on a store whose writes are atomic)."""
 
-    def local_path(self, sha256: str, ext: str) -> Path | None:
-        """A file the studio may stream directly, or None."""
+    def verified_file(self, sha256: str, ext: str) -> tuple[Path, os.stat_result] | None:
+        """A local file the studio may stream itself (Range requests) and its stat, once its bytes are
+        checked; None for a store that hands out presigned URLs instead."""
 
     def presigned_url(self, sha256: str, ext: str, *, expires: int = 300) -> str | None:
         """A short-lived URL a browser may fetch the blob from directly, or None."""

@@ -9,8 +9,10 @@ removes those once they are older than a grace period.
 Every read is verified: :meth:`LocalBlobStore.get` hashes what it read and raises
 :class:`~tierflow.domain.errors.BlobCorrupt` (or ``BlobMissing``) instead of handing back bytes
 that are not the recorded ones (:func:`tierflow.storage.blob_verify.verify`, shared by every
-store); :func:`read_asset` is the one read the stages, exports and file routes use, and names the
-asset and the fix. The interface and its guarantees:
+store); :func:`read_asset` is the one read the stages and exports use, and names the asset and the
+fix. The studio's file route streams the file itself instead (:func:`asset_file`, Range requests):
+:meth:`LocalBlobStore.verified_file` hashes it in chunks first, remembering recent passes
+(:class:`~tierflow.storage.blob_verify.VerifiedFiles` says what that trusts). The interface and its guarantees:
 :mod:`tierflow.storage.blob_store`; the object-store twin: :mod:`tierflow.storage.blobs_s3`.
 """
 
@@ -29,12 +31,12 @@ from typing import TYPE_CHECKING
 from tierflow.domain.errors import BlobCorrupt, BlobMissing, InvalidInput
 from tierflow.storage.blob_store import GRACE_SECONDS, BlobEntry
 from tierflow.storage.blob_store import sweep_unreferenced as _sweep_unreferenced
-from tierflow.storage.blob_verify import REPAIR_FIX, missing, verify
+from tierflow.storage.blob_verify import REPAIR_FIX, VerifiedFiles, missing, verify
 
 if TYPE_CHECKING:
     from tierflow.domain.models import Asset
 
-__all__ = ["GRACE_SECONDS", "LocalBlobStore", "read_asset", "verify"]
+__all__ = ["GRACE_SECONDS", "LocalBlobStore", "asset_file", "read_asset", "verify"]
 
 SWEEP_MARKER = ".last-orphan-sweep"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -49,6 +51,7 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.location = str(self.root)
+        self.verified = VerifiedFiles()
 
     def path_for(self, sha256: str, ext: str) -> Path:
         if not _SHA_RE.match(sha256):
@@ -85,8 +88,14 @@ class LocalBlobStore:
             raise missing(sha256, str(self.root)) from None
         return verify(sha256, data)
 
-    def local_path(self, sha256: str, ext: str) -> Path | None:
-        return self.open_path(sha256, ext)
+    def verified_file(self, sha256: str, ext: str) -> tuple[Path, os.stat_result]:
+        """The blob's file and its stat, once its bytes hash to ``sha256`` (hashed in chunks, not read
+        into memory; a recent pass on the unchanged file is remembered: :class:`VerifiedFiles`)."""
+        path = self.path_for(sha256, ext)
+        try:
+            return path, self.verified.check(sha256, path)
+        except FileNotFoundError:
+            raise missing(sha256, str(self.root)) from None
 
     def presigned_url(self, sha256: str, ext: str, *, expires: int = 300) -> str | None:
         return None  # the studio streams the file itself
@@ -142,9 +151,30 @@ def read_asset(blobs, asset: Asset) -> bytes:
     try:
         return blobs.get(asset.sha256, asset.format)
     except BlobCorrupt as e:
-        state = "missing" if isinstance(e, BlobMissing) else "corrupt"
-        raise type(e)(f"asset {asset.id}: its stored {asset.kind} (blob {asset.sha256[:12]}) is {state}",
-                      field="asset", fix=REPAIR_FIX) from None
+        raise _named(e, asset, asset.kind, asset.sha256) from None
+
+
+def asset_file(blobs, asset: Asset, *, thumb: bool = False) -> tuple[Path, os.stat_result]:
+    """An asset's stored file (or its thumbnail) on a local store and its stat, verified by streaming.
+
+    For the studio to serve itself (``FileResponse``: Range requests, chunks); a missing or corrupt
+    blob is an error naming the asset, like :func:`read_asset`. A store without local files (an
+    object store) hands out presigned URLs instead and is not asked.
+    """
+    sha256, ext = (asset.thumb_sha256, "webp") if thumb else (asset.sha256, asset.format)
+    try:
+        found = blobs.verified_file(sha256, ext)
+    except BlobCorrupt as e:
+        raise _named(e, asset, "thumbnail" if thumb else asset.kind, sha256) from None
+    if found is None:
+        raise TypeError(f"{type(blobs).__name__} keeps no local files: serve its presigned_url instead")
+    return found
+
+
+def _named(e: BlobCorrupt, asset: Asset, what: str, sha256: str) -> BlobCorrupt:
+    state = "missing" if isinstance(e, BlobMissing) else "corrupt"
+    return type(e)(f"asset {asset.id}: its stored {what} (blob {sha256[:12]}) is {state}",
+                   field="asset", fix=REPAIR_FIX)
 
 
 def _digest(path: Path) -> str:

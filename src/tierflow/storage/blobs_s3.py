@@ -152,8 +152,8 @@ class S3BlobStore:
     def sweep_temp(self, older_than: float = 0.0) -> int:
         return 0  # a PUT is atomic: a killed writer leaves no partial object
 
-    def local_path(self, sha256: str, ext: str) -> Path | None:
-        return None
+    def verified_file(self, sha256: str, ext: str) -> tuple[Path, os.stat_result] | None:
+        return None  # the studio redirects to presigned_url instead
 
     def presigned_url(self, sha256: str, ext: str, *, expires: int = 300) -> str | None:
         """A GET URL valid for ``expires`` seconds; a missing blob is BlobMissing (not a URL that 404s)."""

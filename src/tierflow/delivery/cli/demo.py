@@ -1,4 +1,9 @@
-"""`tierflow demo`: a scripted end-to-end session on whatever engines this machine can run."""
+"""`tierflow demo`: a scripted end-to-end session on whatever engines this machine can run.
+
+A door like the other render commands: every render is a typed spec run by the application
+service (:func:`tierflow.app.service.run`), so the demo's generations are opened, admitted,
+reserved and recorded (with their spec) exactly as `tierflow draft|promote|…` record theirs.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,9 @@ PROMPT = "a lighthouse on a rocky cliff at golden hour, oil painting, dramatic s
 def run_demo(json_out: bool) -> dict:
     State.json = json_out
     from tierflow.domain.models import Tier
+    from tierflow.domain.specs import DraftSpec, PromoteSpec
     from tierflow.provenance.export import export_asset
-    from tierflow.stages.draft import plan_draft
-    from tierflow.stages.promote import plan_promote
     from tierflow.stages.review import review
-    from tierflow.stages.runner import run_plan
     from tierflow.storage.projects_repo import ProjectsRepo
 
     svc = services()
@@ -34,11 +37,9 @@ def run_demo(json_out: bool) -> dict:
         project = ProjectsRepo(s).create(name, description="tierflow demo session", min_drafts=6)
     say(f"[bold]1. project[/] {project.name}")
 
-    size = None if not tiny else "256x256"
-    plan = plan_draft(svc, project.id, PROMPT, n=6, seed=1234, size=size)
-    say(f"[bold]2. draft[/] 6 variations on {plan.engine.id}")
-    with render_progress("drafting", 6, quiet=json_out) as on_event:
-        drafts = run_plan(svc, plan, on_event).assets
+    say(f"[bold]2. draft[/] 6 variations on {draft_engine}")
+    drafts = _run(svc, DraftSpec(project.id, PROMPT, n=6, seed=1234, size="256x256" if tiny else None),
+                  "drafting", 6, json_out).assets
 
     say("[bold]3. review[/] star one, keep two, discard three")
     states = ["star", "keep", "keep", "discard", "discard", "discard"]
@@ -46,9 +47,8 @@ def run_demo(json_out: bool) -> dict:
         review(svc, asset.id, state, seconds=4.0)
 
     say(f"[bold]4. promote[/] the starred draft to {final_engine}")
-    plan = plan_promote(svc, drafts[0].id, strength=0.6, size=None if not tiny else "512x512")
-    with render_progress("final", 1, quiet=json_out) as on_event:
-        final = run_plan(svc, plan, on_event).assets[0]
+    final = _run(svc, PromoteSpec(drafts[0].id, strength=0.6, size="512x512" if tiny else None),
+                 "final", 1, json_out).assets[0]
     drift = final.params.get("drift") or {}
     if drift:
         say(f"   drift from draft: {drift.get('overall')} ({drift.get('label')})")
@@ -70,28 +70,30 @@ def run_demo(json_out: bool) -> dict:
     return summary
 
 
+def _run(svc, spec, label: str, outputs: int, json_out: bool):
+    """One render through the application service, with a progress bar (none with --json)."""
+    from tierflow.app import service
+
+    with render_progress(label, outputs, quiet=json_out) as on_event:
+        return service.run(svc, spec, on_event)
+
+
 def _production(svc, final, say, json_out: bool) -> dict:
     """Steps 5-8: outpaint, upscale, a short clip and a text overlay, each a child of the one before."""
+    from tierflow.domain.specs import OutpaintSpec, OverlaySpec, UpscaleSpec, VideoSpec
     from tierflow.imaging.typography import TextLayer
-    from tierflow.stages.cleanup import plan_outpaint
-    from tierflow.stages.overlay import overlay
-    from tierflow.stages.runner import run_plan
-    from tierflow.stages.upscale import plan_upscale
-    from tierflow.stages.video import plan_video
 
-    def run(label, plan):
-        with render_progress(label, 1, quiet=json_out) as on_event:
-            return run_plan(svc, plan, on_event).assets[0]
-
-    cleaned = run("outpaint", plan_outpaint(svc, final.id, right=32))
+    cleaned = _run(svc, OutpaintSpec(final.id, right=32), "outpaint", 1, json_out).assets[0]
     say(f"[bold]5. outpaint[/] 32 px on the right: {cleaned.width}x{cleaned.height}, "
         f"unmasked pixels moved by at most {cleaned.params.get('unmasked_max_delta')}")
-    upscaled = run("upscale", plan_upscale(svc, cleaned.id, "x2"))
+    upscaled = _run(svc, UpscaleSpec(cleaned.id, "x2"), "upscale", 1, json_out).assets[0]
     say(f"[bold]6. upscale[/] x2: {upscaled.width}x{upscaled.height}")
-    clip = run("video", plan_video(svc, upscaled.id, "slow push-in, waves rolling", frames=5, fps=8))
+    clip = _run(svc, VideoSpec(upscaled.id, "slow push-in, waves rolling", frames=5, fps=8), "video", 1,
+                json_out).assets[0]
     drift = clip.params.get("frame_drift") or {}
     say(f"[bold]7. video[/] {clip.width}x{clip.height}, 5 frames; frame drift max {drift.get('max')} "
         f"({drift.get('label')}), flicker max {(clip.params.get('flicker') or {}).get('max')}")
-    layered = overlay(svc, upscaled.id, TextLayer(text="LAUNCH DAY", position="bottom", stroke_width=2)).assets[0]
+    layer = TextLayer(text="LAUNCH DAY", position="bottom", stroke_width=2)
+    layered = _run(svc, OverlaySpec(upscaled.id, layer.to_dict()), "overlay", 1, json_out).assets[0]
     say(f"[bold]8. overlay[/] \"LAUNCH DAY\" as a new asset {layered.id}; {upscaled.id} is untouched")
     return {"cleanup": cleaned.id, "upscale": upscaled.id, "video": clip.id, "overlay": layered.id}

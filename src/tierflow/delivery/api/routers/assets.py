@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.delivery.api import auth, refs
@@ -20,7 +20,7 @@ from tierflow.domain.errors import BlobMissing, InvalidInput
 from tierflow.domain.ids import check_id
 from tierflow.domain.models import Asset, ReviewState, Stage
 from tierflow.storage.assets_repo import AssetsRepo, GalleryQuery
-from tierflow.storage.blobs import read_asset
+from tierflow.storage.blobs import asset_file as verified_asset_file
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
@@ -71,28 +71,29 @@ def show_asset(asset_id: str, session: ReadSessionDep) -> dict[str, Any]:
 
 
 @router.get("/{asset_id}/file", response_class=Response,
-            responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
-def asset_file(asset_id: str, services: ServicesDep) -> Response:
-    """The stored blob, by the sha256 the database records.
+            responses={200: {"content": {"image/png": {}, "video/mp4": {}}}, 206: {"description": "A byte range"}})
+def asset_file(asset_id: str, services: ServicesDep, request: Request) -> Response:
+    """The stored blob, by the sha256 the database records; ``Range`` requests answer 206.
 
-    From a local store the bytes are checked before a byte is sent (409 if they are not the
-    recorded ones); an object store hands the browser a short-lived presigned URL (307) instead of
-    the studio proxying the bytes through Python.
+    From a local store the file is checked against its sha256 before a byte is sent (409 naming
+    the asset if it is missing or not the recorded bytes), then streamed in chunks; ``Range`` /
+    ``If-Range`` serve parts (video scrubbing), ``If-None-Match`` with the ETag (the sha256) answers
+    304. An object store hands the browser a short-lived presigned URL (307) instead of the studio
+    proxying the bytes through Python.
     """
     asset = _asset(services, asset_id)
-    return _blob_response(services, asset, asset.sha256, asset.format)
+    return _blob_response(services, request, asset, thumb=False)
 
 
 @router.get("/{asset_id}/thumb", response_class=Response, responses={200: {"content": {"image/webp": {}}}})
-def asset_thumb(asset_id: str, services: ServicesDep) -> Response:
+def asset_thumb(asset_id: str, services: ServicesDep, request: Request) -> Response:
     """The asset's small WebP thumbnail (256 px), for gallery grids; the file itself when it has none."""
     asset = _asset(services, asset_id)
-    if asset.thumb_sha256:
-        return _blob_response(services, asset, asset.thumb_sha256, "webp")
-    return _blob_response(services, asset, asset.sha256, asset.format)
+    return _blob_response(services, request, asset, thumb=bool(asset.thumb_sha256))
 
 
-def _blob_response(services, asset, sha256: str, fmt: str) -> Response:
+def _blob_response(services, request: Request, asset: Asset, *, thumb: bool) -> Response:
+    sha256, fmt = (asset.thumb_sha256, "webp") if thumb else (asset.sha256, asset.format)
     try:
         url = services.blobs.presigned_url(sha256, fmt)  # None: a store that serves no URLs (local disk)
     except BlobMissing as e:
@@ -104,10 +105,13 @@ def _blob_response(services, asset, sha256: str, fmt: str) -> Response:
     if url is not None:
         return RedirectResponse(url, status_code=307,
                                 headers={"Cache-Control": "private, no-cache" if preview else "private, max-age=240"})
-    data = read_asset(services.blobs, asset) if sha256 == asset.sha256 else services.blobs.get(sha256, fmt)
-    cache = "private, no-cache" if preview else "private, max-age=31536000, immutable"
-    return Response(data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
-                    headers={"Cache-Control": cache, "ETag": f'"{sha256}"'})
+    path, stat = verified_asset_file(services.blobs, asset, thumb=thumb)
+    headers = {"Cache-Control": "private, no-cache" if preview else "private, max-age=31536000, immutable",
+               "ETag": f'"{sha256}"'}
+    if _etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, stat_result=stat, headers=headers,
+                        media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"))
 
 
 @router.get("/{asset_id}/export", response_class=Response, responses={200: {"content": {"image/png": {}}}})
@@ -161,6 +165,14 @@ def _tree(node: dict[str, Any]) -> dict[str, Any]:
     a = node["asset"]
     return {"id": a.id, "stage": a.stage.value, "review": a.review.value, "file_url": asset_public(a)["file_url"],
             "children": [_tree(c) for c in node["children"]]}
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, as RFC 9110 asks for GET)."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 def _asset(services, asset_id: str) -> Asset:
