@@ -175,3 +175,28 @@ def test_a_durable_job_reports_step_progress_through_its_row(services, project):
         assert GenerationsRepo(s).get(job_id).params["progress"]["step"] == 3  # the last step is always written
     follower.refresh()
     assert follower.live_progress() is None and follower.events_from(0)[-1].kind == "finished"
+
+
+def test_promote_quote_through_the_cli_writes_nothing_and_the_promote_decodes_the_draft(cli, services, project):
+    """`tierflow promote --quote` on an unkept latent draft leaves its row, the blobs and the database as
+    they were; `tierflow promote` then stores the draft's full decode (through the door's own open → render)."""
+    from tierflow.storage.tables import Base
+
+    def snapshot():
+        with services.db.read() as s:
+            rows = {t.name: sorted(map(tuple, s.execute(select(t)).all()), key=repr)
+                    for t in Base.metadata.sorted_tables}
+        return rows, sorted((e.sha256, e.ext) for e in services.blobs.entries())
+
+    [d] = cli("draft", "a lighthouse", "-p", project.name, "-n", "1", "--seed", "4", "--size", "64x64")["assets"]
+    assert d["format"] == "jpg" and d["params"]["decoder"] == "taesd"
+    before = snapshot()
+    quoted = cli("promote", d["id"], "--quote", "--size", "64x64", "--strength", "0.5")
+    assert quoted["credits"] > 0
+    assert snapshot() == before
+    final = cli("promote", d["id"], "--size", "64x64", "--strength", "0.5")["asset"]
+    from tierflow.stages.sources import get_asset
+
+    draft = get_asset(services, d["id"])
+    assert draft.format == "png" and draft.params["decoder"] == "vae" and final["parent_ids"] == [d["id"]]
+    assert final["params"]["handoff"] == "latent"

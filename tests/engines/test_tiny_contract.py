@@ -1,4 +1,4 @@
-"""The tiny draft and final engines pass the shared engine contract."""
+"""The tiny draft, final and FLUX engines pass the shared engine contract."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ class TestTinyFinal(EngineContract):
     @pytest.fixture()
     def engine(self, registry):
         return registry.get("tiny-final")
+
+
+class TestTinyFlux(EngineContract):
+    @pytest.fixture()
+    def engine(self, registry):
+        return registry.get("tiny-flux")
 
 
 def test_tiny_weights_reload_from_disk_only(models_dir):

@@ -8,6 +8,7 @@ import pytest
 
 from tierflow.domain.errors import EngineUnavailable, NotFound
 from tierflow.domain.models import Tier
+from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
 from tierflow.engines.local import loading, models_cache, presets
 from tierflow.engines.local.flux import FluxEngine
 
@@ -95,6 +96,8 @@ def test_flux_family_limits_and_arguments():
     caps = engine.capabilities()
     assert caps.size_multiple == 16 and caps.family == "flux" and caps.default_steps == 4
     assert caps.default_guidance == 0.0
-    assert engine.pipeline_kwargs(None) == {"max_sequence_length": 256}
+    request = RenderRequest(task=TASK_IMG2IMG, width=768, height=512)  # img2img too: its size is not the image's
+    assert engine.pipeline_kwargs(request) == {"max_sequence_length": 256, "width": 768, "height": 512}
+    assert engine.latent_drafts and spec.preset.tiny_decoder == "madebyollin/taef1"
     info = engine.describe()
     assert info.pipeline == "FluxPipeline" and info.revision == spec.revision and not info.available

@@ -45,6 +45,9 @@ def test_jobs_render_on_the_pool_of_their_tier(services, project, pools):
     drafts = [get_asset(services, a) for a in drafted.asset_ids]
     assert {a.params["actor"] for a in drafts} == {"draft-0"}
     assert all(a.params["actor_pid"] != os.getpid() for a in drafts)  # rendered in the actor, stored here
+    for a in drafts:  # a latent draft: the actor's tiny-decoder preview, its latent stored beside it here
+        assert a.format == "jpg" and a.params["decoder"] == "taesd"
+        assert services.blobs.exists(a.params["latent"]["sha256"], "npy")
 
     final_id = enqueue(services, {"op": "promote", "asset_id": drafts[0].id, "size": "64x64", "steps": 2})
     [finished] = work(services, ["draft", "final"], threading.Event(), 0.05, once=True,
@@ -53,6 +56,9 @@ def test_jobs_render_on_the_pool_of_their_tier(services, project, pools):
     final = get_asset(services, finished.asset_ids[0])
     assert finished.generation_id == final_id and final.params["actor"] == "final-0"
     assert final.parent_ids == [drafts[0].id] and final.engine_id == "tiny-final"
+    assert final.params["handoff"] == "latent" and final.params["init"] == "latent"  # the latent crossed to the actor
+    kept = get_asset(services, drafts[0].id)
+    assert kept.format == "png" and kept.params["decoder"] == "vae"  # decoded (here) when the promotion ran
 
 
 def test_a_killed_actor_is_replaced_and_the_rest_of_the_batch_rendered(services, project, pools):

@@ -1,14 +1,20 @@
 """The application service: every door (CLI, REST, web, workers) runs a stage through these functions.
 
-    quote(spec)             plan (validate against the engines) → price every plan; writes nothing
+    quote(spec)             plan (validate against the engines) → price every plan; writes nothing (not
+                            even the full decode of a draft preview it reads: that is stored when it runs)
     submit(spec, queue=…)   plan → ONE transaction: the prompt thread row, a QUEUED generation row per
                             plan (the first carries the spec), policies checked and credits reserved
                             for all of them → a job id (the first row's generation id)
-    run(spec)               the same transaction with RUNNING rows, then render here
+    run(spec)               the same transaction with RUNNING rows, then render here (``open_run``:
+                            everything before the render, for a door that shows the plan first)
     run_job(job_id)         render a queued job onto its rows (a durable worker, the studio's threads):
                             the typed spec in the row is planned again; outputs an earlier attempt
                             stored are kept and their seeds skipped
     cancel(job_id)          a queued job ends now (refunded); a running one is asked to stop
+
+A stage whose input is a latent draft's preview (stages/decode.py) is planned on the preview; once
+its job is admitted, ``run`` and ``run_job`` store the input's full decode (once, as keep does) and
+plan it again on those pixels, so what renders is what planning on a kept draft would have given.
 
 Chained plans (an upscale, then its creative pass) are opened and reserved together; the later plan
 takes the earlier one's first output as its input, and when a step fails the steps after it are
@@ -31,6 +37,7 @@ from tierflow.domain.pricing import CREDIT_DIGITS
 from tierflow.domain.specs import StageSpec, spec_from_dict, stage_def
 from tierflow.stages.admit import close_generation, close_in, count_of, open_plans, price, release
 from tierflow.stages.compose import run_compose_on
+from tierflow.stages.decode import decode_inputs
 from tierflow.stages.plans import ComposePlan, EventSink, RenderPlan, StageEvent, StageResult
 from tierflow.stages.recovery import process_owner
 from tierflow.stages.runner import render
@@ -40,7 +47,7 @@ from tierflow.storage.generations_repo import DURABLE, GenerationsRepo
 from tierflow.storage.milestones_repo import MilestonesRepo
 
 __all__ = ["Quote", "StagePlan", "Submitted", "cancel", "chain_status", "close_generation", "close_in", "open_plans",
-           "plan", "price", "quote", "release", "run", "run_chain", "run_job", "submit"]
+           "open_run", "plan", "price", "quote", "release", "run", "run_chain", "run_job", "submit"]
 
 if TYPE_CHECKING:
     from tierflow.app.ports import Services
@@ -132,9 +139,25 @@ def submit(services: Services, spec: StageSpec, *, queue: str = DURABLE) -> Subm
 
 def run(services: Services, spec: StageSpec, on_event: EventSink | None = None) -> StageResult:
     """Plan, open (admitted and reserved) and render ``spec`` in this process."""
+    staged, ids = open_run(services, spec)
+    return run_chain(services, staged.plans, ids, on_event)
+
+
+def open_run(services: Services, spec: StageSpec) -> tuple[StagePlan, list[str]]:
+    """What :func:`run` does before rendering (for a door that shows the plan first): plan, open the
+    rows RUNNING (admitted, reserved), then the inputs at full quality (a draft preview's decode stored,
+    the spec planned again on it). Render with :func:`run_chain` onto the returned ids."""
     staged = plan(services, spec)
     ids = open_plans(services, staged.plans, spec=staged.spec)
-    return run_chain(services, staged.plans, ids, on_event)
+    try:
+        again = _on_decoded_inputs(services, staged)
+    except BaseException as exc:
+        _fail_all(services, ids, exc)
+        raise
+    if again is not staged:
+        for before, after in zip(staged.plans, again.plans, strict=True):
+            after.prompt_id = before.prompt_id  # the thread found or created when the rows were opened
+    return again, ids
 
 
 def run_job(services: Services, job_id: str, on_event: EventSink | None = None, *,
@@ -154,7 +177,7 @@ def run_job(services: Services, job_id: str, on_event: EventSink | None = None, 
     chain = head.chain
     upto = chain.index(gen.id) + 1 if step_only else len(chain)
     try:
-        staged = plan(services, spec_from_dict(head.spec))
+        staged = _on_decoded_inputs(services, plan(services, spec_from_dict(head.spec)))
     except BaseException as exc:
         _fail_all(services, chain[chain.index(gen.id):], exc)
         raise
@@ -209,6 +232,14 @@ def chain_status(steps: list[Any]) -> JobStatus:
 
 
 # -- internals ---------------------------------------------------------------------------------
+def _on_decoded_inputs(services: Services, staged: StagePlan) -> StagePlan:
+    """``staged`` once its inputs are at full quality: a latent draft preview it reads (a plan's parent)
+    gets its full decode stored now, and the spec (its choices fixed) is planned again on those pixels."""
+    if not decode_inputs(services, [pid for p in staged.plans for pid in p.parent_ids]):
+        return staged
+    return plan(services, staged.spec)
+
+
 def run_chain(services: Services, plans: list[Plan], ids: list[str], on_event: EventSink | None, *,
               rest: list[str] | None = None) -> StageResult:
     """Render opened plans in order onto ``ids``; a chained plan takes its input from an earlier step.

@@ -29,6 +29,12 @@ TINY_FINAL = LocalPreset(
     description="offline StableDiffusionXLPipeline with tiny random weights (tests, demos)",
     latent_space="tiny-kl-f8", tiny_decoder="tiny-taesd",  # both tiny pipelines share one VAE (same seed)
 )
+TINY_FLUX = LocalPreset(
+    id="tiny-flux", tier=Tier.FINAL, repo="tiny-flux", revision=None, kind="tiny", dtype="float32",
+    default_size=(512, 512), default_steps=2, default_guidance=0.0, max_size=1024,
+    description="offline FluxPipeline with tiny random weights and a TAEF1-shaped preview decoder (tests, demos)",
+    latent_space="tiny-flux", tiny_decoder="tiny-taef1",  # 16 latent channels: its own space
+)
 TINY_VIDEO = LocalPreset(
     id="tiny-video", tier=Tier.VIDEO, repo="tiny-wan-i2v", revision=None, kind="tiny", dtype="float32",
     default_size=(64, 64), default_steps=2, default_guidance=0.0, max_size=256,
@@ -129,6 +135,8 @@ def build_registry(settings: Settings) -> EngineRegistry:
                               "tiny", True))
     reg.register(Registration("tiny-final", Tier.FINAL, _tiny_image(TINY_FINAL, "TinyStableDiffusionXLEngine"),
                               "tiny", True))
+    # FLUX's pipeline offline (never a default: it exercises the FLUX family's code, e.g. its latent drafts)
+    reg.register(Registration("tiny-flux", Tier.FINAL, _tiny_image(TINY_FLUX, "TinyFluxEngine"), "tiny"))
     reg.register(Registration("tiny-inpaint", Tier.CLEANUP, _tiny_inpaint, "tiny", True))
     reg.register(Registration("tiny-upscale", Tier.UPSCALE, _tiny_upscale, "tiny", True))
     reg.register(Registration("tiny-video", Tier.VIDEO, _tiny_image(TINY_VIDEO, "TinyWanImageToVideoEngine"),

@@ -3,12 +3,16 @@
     worker process: claim a job from the database → build its plan → swap the plan's engine for a
         RemoteEngine on the tier's pool → run_plan (credits, blobs, rows: all in the worker)
     RemoteEngine.render → EnginePool.stream → EngineActor.render (a streaming generator in the
-        actor) yields encoded outputs (PNG bytes + seed + size + metadata) one by one
+        actor) yields encoded outputs (PNG bytes + seed + size + metadata, a draft's latent as .npy
+        bytes) one by one
     an actor dies mid-stream (RayActorError) → the pool replaces it and the seeds not yet
         delivered are rendered again on the new actor (bounded retries)
 
-Only bytes and plain values cross Ray's object store, never PIL images or torch tensors. Ray is
-imported inside functions so that `import tierflow.scale.pools` stays cheap.
+Only bytes and plain values cross Ray's object store, never PIL images or torch tensors: images as
+PNG, a latent draft's latent (and a promote's init latent) as the ``.npy`` bytes the side blob is
+stored as (engines/local/latents.py), so a draft rendered on an actor is stored exactly as a local
+one: its tiny-decoder preview, its latent beside it, decoded on keep. Ray is imported inside
+functions so that `import tierflow.scale.pools` stays cheap.
 """
 
 from __future__ import annotations
@@ -53,19 +57,38 @@ def _image(data: bytes | None):
         return im.copy()
 
 
+def _npy(latent) -> bytes | None:
+    if latent is None:
+        return None
+    from tierflow.engines.local.latents import latent_bytes
+
+    return latent_bytes(latent)
+
+
+def _latent(data: bytes | None):
+    if data is None:
+        return None
+    from tierflow.engines.local.latents import latent_from_bytes
+
+    return latent_from_bytes(data)
+
+
 def request_payload(request: RenderRequest) -> dict[str, Any]:
-    """A render request as plain values and PNG bytes (its cancel event stays in the worker)."""
+    """A render request as plain values, PNG and .npy bytes (its cancel event stays in the worker)."""
     payload = {name: getattr(request, name) for name in PLAIN_FIELDS}
     payload["seeds"] = list(request.seeds)
     payload["extra"] = {k: v for k, v in request.extra.items() if isinstance(v, (str, int, float, bool))}
     for name in IMAGE_FIELDS:
         image = getattr(request, name)
         payload[name] = _png(image) if image is not None else None
+    payload["preview"] = bool(request.preview)  # a draft: keep the latent, preview with the tiny decoder
+    payload["init_latent"] = _npy(request.init_latent)  # a promote's latent handoff
     return payload
 
 
 def request_from_payload(payload: dict[str, Any]) -> RenderRequest:
-    return RenderRequest(**{k: payload[k] for k in PLAIN_FIELDS}, **{k: _image(payload[k]) for k in IMAGE_FIELDS})
+    return RenderRequest(**{k: payload[k] for k in PLAIN_FIELDS}, **{k: _image(payload[k]) for k in IMAGE_FIELDS},
+                         preview=payload["preview"], init_latent=_latent(payload["init_latent"]))
 
 
 def encode_rendered(out: Rendered, actor: str) -> dict[str, Any]:
@@ -73,13 +96,14 @@ def encode_rendered(out: Rendered, actor: str) -> dict[str, Any]:
     meta.update(actor=actor, actor_pid=os.getpid())
     return {"index": out.index, "seed": out.seed, "png": _png(out.image) if out.image is not None else None,
             "video": out.video_bytes, "video_format": out.video_format, "width": out.width, "height": out.height,
-            "seconds": out.seconds, "metadata": meta}
+            "seconds": out.seconds, "metadata": meta, "latent": _npy(out.latent), "source": out.source}
 
 
 def decode_rendered(item: dict[str, Any]) -> Rendered:
     return Rendered(index=item["index"], seed=item["seed"], image=_image(item["png"]), video_bytes=item["video"],
                     video_format=item["video_format"], width=item["width"], height=item["height"],
-                    seconds=item["seconds"], metadata=dict(item["metadata"]))
+                    seconds=item["seconds"], metadata=dict(item["metadata"]), latent=_latent(item["latent"]),
+                    source=item["source"])
 
 
 # -- the actor --------------------------------------------------------------------------------

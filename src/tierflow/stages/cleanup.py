@@ -26,7 +26,7 @@ from tierflow.domain.specs import DEFAULT_FEATHER, InpaintSpec, OutpaintSpec
 from tierflow.stages.compose import prompt_for
 from tierflow.stages.inputs import check_prompt, check_seed, check_strength
 from tierflow.stages.runner import EventSink, RenderPlan, StageResult
-from tierflow.stages.sources import get_asset, load_image
+from tierflow.stages.sources import get_asset, stored_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
@@ -67,7 +67,7 @@ def plan_inpaint_spec(services: Services, spec: InpaintSpec) -> StagePlan:
     from tierflow.app.service import StagePlan
 
     source = get_asset(services, spec.asset_id)
-    image = load_image(services, source)
+    image = stored_image(services, source)
     checked = load_mask(_mask_image(spec), image.size)
     params = {"cleanup": "inpaint", "cleaned_from": source.id}
     plan = _plan(services, source, image, checked, spec.prompt, strength=spec.strength, engine=spec.engine,
@@ -81,7 +81,7 @@ def plan_outpaint_spec(services: Services, spec: OutpaintSpec) -> StagePlan:
     from tierflow.app.service import StagePlan
 
     source = get_asset(services, spec.asset_id)
-    image = load_image(services, source)
+    image = stored_image(services, source)
     eng = services.engines.for_tier(Tier.CLEANUP, spec.engine)
     feather = spec.feather
     canvas, mask = outpaint_canvas(image, left=spec.left, right=spec.right, top=spec.top, bottom=spec.bottom,

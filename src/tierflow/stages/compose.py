@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from tierflow.domain.errors import Cancelled
 from tierflow.domain.models import Asset, JobStatus
 from tierflow.stages.admit import close_generation, open_plans
+from tierflow.stages.decode import require_decoded_inputs
 from tierflow.stages.persist import persist_output
 from tierflow.stages.plans import ComposePlan, PromptRef, StageResult
 
@@ -33,6 +34,7 @@ def prompt_for(source: Asset, text: str) -> tuple[str | None, PromptRef | None]:
 
 def run_compose(services: Services, plan: ComposePlan) -> StageResult:
     """Open ``plan``'s generation (0 credits) and make and store its output."""
+    require_decoded_inputs(services, [plan])
     return run_compose_on(services, plan, open_plans(services, [plan])[0])
 
 

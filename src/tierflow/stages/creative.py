@@ -94,6 +94,8 @@ def run_with_creative(services: Services, upscale_plan: RenderPlan, creative_pla
                       on_event: EventSink | None = None) -> StageResult:
     """Reserve both, upscale, then the pass; the result is the pass's asset and both steps' credits."""
     from tierflow.app.service import open_plans, run_chain
+    from tierflow.stages.decode import require_decoded_inputs
 
     plans = [upscale_plan, creative_plan]
+    require_decoded_inputs(services, plans)
     return run_chain(services, plans, open_plans(services, plans), on_event)

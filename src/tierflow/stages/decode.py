@@ -6,6 +6,10 @@ a small ``.npy`` blob named in the asset's params (``params["latent"]``). Keepin
 promoting or exporting the draft runs :func:`full_quality`: the engine's full VAE decode of that
 latent, once; the lossless PNG then replaces the preview as the asset's image, and the asset's
 params and lineage say which decoder made the pixels (``decoder: taesd`` → ``vae``).
+
+Planning and quoting never decode (they read the preview, which has the full decode's size): a
+stage whose input is a preview stores that input's full decode when it runs (:func:`decode_inputs`,
+called by app/service.py once the job is admitted), then renders from those pixels.
 """
 
 from __future__ import annotations
@@ -141,6 +145,37 @@ def encode_decoded(asset: Asset, image: Any, params: dict[str, Any]) -> bytes:
                "engine_id": asset.engine_id, "seed": asset.seed, "decoder": DECODER_FULL,
                "latent_sha256": params[LATENT_KEY]["sha256"]}
     return encode_png(image, stage=asset.stage.value, parameters=params, lineage=lineage)
+
+
+def decode_inputs(services: Services, asset_ids: list[str]) -> bool:
+    """Store the full decode of each asset that is still a preview; True when any was.
+
+    The inputs of a stage that *runs* (app/service.py, after the job was admitted): planning and
+    quoting read a preview's pixels as they are (the same size) and write nothing.
+    """
+    decoded = False
+    for asset_id in dict.fromkeys(asset_ids):
+        with services.db.read() as s:
+            asset = AssetsRepo(s).get(asset_id)
+        if is_preview(asset):
+            full_quality(services, asset)
+            decoded = True
+    return decoded
+
+
+def require_decoded_inputs(services: Services, plans: list[Any]) -> None:
+    """For the plan-level entry points (``run_plan``, ``run_compose``, ``run_with_creative``), before
+    anything is opened: a plan built on a preview's pixels is refused (only the service decodes and
+    plans again)."""
+    from tierflow.domain.errors import InvalidInput
+
+    with services.db.read() as s:
+        repo = AssetsRepo(s)
+        previews = [a for p in plans for a in p.parent_ids if is_preview(repo.get(a))]
+    if previews:
+        raise InvalidInput(f"asset {previews[0]} is a draft preview; this plan was built on its preview pixels",
+                           field="asset", fix=f"keep it first (`tierflow review {previews[0]} --keep`) or run the "
+                                              f"stage through app.service.run, which decodes it at full quality")
 
 
 def full_quality_quietly(services: Services, asset: Asset) -> Asset:

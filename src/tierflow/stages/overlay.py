@@ -16,7 +16,7 @@ from tierflow.engines.base import EngineInfo, Rendered, RenderRequest, library_v
 from tierflow.imaging.typography import TextLayer, render_overlay
 from tierflow.stages.compose import ComposePlan
 from tierflow.stages.runner import StageResult
-from tierflow.stages.sources import get_asset, load_image
+from tierflow.stages.sources import get_asset, stored_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
@@ -40,7 +40,7 @@ def plan_overlay_spec(services: Services, spec: OverlaySpec) -> StagePlan:
 
     layer = TextLayer.from_dict(spec.layer)
     source = get_asset(services, spec.asset_id)
-    image = load_image(services, source)
+    image = stored_image(services, source)
     composed = render_overlay(image, layer)  # every bad input (font, box, colour, fit) fails here
     out = Rendered(index=0, seed=source.seed, image=composed,
                    metadata={"text_font": layer.font or "DejaVuSans"})

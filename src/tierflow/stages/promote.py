@@ -14,10 +14,10 @@ from tierflow.domain.errors import InvalidInput
 from tierflow.domain.models import ReviewState, Stage, Tier
 from tierflow.engines.base import TASK_IMG2IMG, RenderRequest
 from tierflow.domain.specs import DEFAULT_STRENGTH, OverrideRequest, PromoteSpec
-from tierflow.stages.decode import full_quality, latent_handoff
+from tierflow.stages.decode import latent_handoff
 from tierflow.stages.inputs import check_prompt, parse_size
 from tierflow.stages.runner import EventSink, PromptRef, RenderPlan, StageResult
-from tierflow.stages.sources import fit_to, get_asset, load_image
+from tierflow.stages.sources import fit_to, get_asset, stored_image
 from tierflow.storage.projects_repo import ProjectsRepo
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ def plan_promote_spec(services: Services, spec: PromoteSpec) -> StagePlan:
     if draft.review == ReviewState.DISCARD:
         raise InvalidInput(f"asset {draft.id} was discarded", field="asset",
                            fix=f"keep it first (`tierflow review {draft.id} --keep`) or promote another draft")
-    draft = full_quality(services, draft)  # decode-on-promote: the draft's pixels at full quality
-    image = load_image(services, draft)
+    # A latent draft not decoded yet: its preview here (same size; a quote writes nothing); the
+    # service stores its full decode when the promotion runs and plans it again on those pixels.
+    image = stored_image(services, draft)
     eng = services.engines.for_tier(Tier.FINAL, spec.engine)
     caps = eng.capabilities()
     width, height = parse_size(spec.size) or fit_to(image.size, max(caps.default_size), caps.size_multiple)

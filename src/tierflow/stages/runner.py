@@ -25,6 +25,7 @@ from tierflow.app.ports import Reservation
 from tierflow.domain.errors import Cancelled, TierflowError
 from tierflow.domain.models import Asset, Generation, JobStatus
 from tierflow.stages.admit import close_generation, open_plans
+from tierflow.stages.decode import require_decoded_inputs
 from tierflow.stages.persist import encode_output, store_encoded
 from tierflow.stages.plans import EventSink, PromptRef, RenderPlan, StageEvent, StageResult
 
@@ -46,8 +47,11 @@ def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = 
     """Open ``plan``'s generation (admitted, credits reserved) and render it; raise the domain error on failure.
 
     ``generation_id``: a row the application service already opened for this plan (a job's);
-    its outputs already stored by an earlier attempt count towards this run.
+    its outputs already stored by an earlier attempt count towards this run. A plan whose input is
+    still a latent draft's preview is refused: it was planned on the preview's pixels, and only the
+    application service (app/service.py ``run``) stores the full decode and plans it again.
     """
+    require_decoded_inputs(services, [plan])
     if generation_id is None:
         generation_id = open_plans(services, [plan])[0]
     return render(services, plan, generation_id, on_event)

@@ -21,17 +21,28 @@ def get_asset(services: Services, asset_id: str) -> Asset:
         return AssetsRepo(s).get(asset_id)
 
 
-def load_image(services: Services, asset: Asset) -> Image.Image:
-    """The asset's pixels as RGB; a video asset is an error naming the fix."""
+def stored_image(services: Services, asset: Asset) -> Image.Image:
+    """The asset's pixels as stored, as RGB; reads only (planners use it: planning writes nothing).
+
+    A latent draft not yet decoded gives its preview, which has the full decode's size; the stage
+    that runs on it stores the full decode first and is planned again on it (app/service.py). A
+    video asset is an error naming the fix.
+    """
     if asset.kind != "image":
         raise InvalidInput(f"asset {asset.id} is a {asset.kind}", field="asset",
                            fix="pass an image asset (a video cannot be the input of this stage)")
-    from tierflow.stages.decode import full_quality
-
-    asset = full_quality(services, asset)  # a draft preview is used as its full decode
     data = read_asset(services.blobs, asset)  # verified: a changed file is BlobCorrupt, not a PIL error
     with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")
+
+
+def load_image(services: Services, asset: Asset) -> Image.Image:
+    """The asset's pixels at full quality: a draft preview's full decode is stored first (once), as on keep."""
+    if asset.kind == "image":
+        from tierflow.stages.decode import full_quality
+
+        asset = full_quality(services, asset)
+    return stored_image(services, asset)
 
 
 def fit_to(size: tuple[int, int], long_edge: int, multiple: int = 8) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from tierflow.engines.base import TASK_UPSCALE, RenderRequest
 from tierflow.engines.local.esrgan import parse_target
 from tierflow.stages.creative import plan_creative
 from tierflow.stages.runner import EventSink, RenderPlan, StageResult
-from tierflow.stages.sources import get_asset, load_image
+from tierflow.stages.sources import get_asset, stored_image
 from tierflow.storage.assets_repo import AssetsRepo
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def plan_upscale(services: Services, asset_id: str, to: str = "2k", *, engine: s
                  user_id: str | None = None) -> RenderPlan:
     """Validate and build the plan to upscale an image asset to ``to`` ("2k", "4k", "x2", "3"...)."""
     source = get_asset(services, asset_id)
-    image = load_image(services, source)
+    image = stored_image(services, source)
     eng = services.engines.for_tier(Tier.UPSCALE, engine)
     scale, long_edge = parse_target(str(to))
     request = RenderRequest(task=TASK_UPSCALE, prompt=source.prompt, seeds=[0], width=image.width,

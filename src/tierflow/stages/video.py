@@ -23,7 +23,7 @@ from tierflow.domain.specs import MAX_SECONDS, VideoSpec
 from tierflow.stages.compose import prompt_for
 from tierflow.stages.inputs import check_prompt
 from tierflow.stages.runner import EventSink, RenderPlan, StageResult
-from tierflow.stages.sources import get_asset, load_image
+from tierflow.stages.sources import get_asset, stored_image
 
 if TYPE_CHECKING:
     from tierflow.app.service import StagePlan
@@ -54,7 +54,7 @@ def plan_video_spec(services: Services, spec: VideoSpec) -> StagePlan:
     source = get_asset(services, spec.asset_id)
     check_video_source(source.kind)  # before anything is loaded, priced or reserved
     text = check_prompt(spec.prompt)
-    image = load_image(services, source)
+    image = stored_image(services, source)
     eng = services.engines.for_tier(Tier.VIDEO, spec.engine)
     fps = spec.fps if spec.fps is not None else (eng.default_fps or DEFAULT_FPS)
     frames = frames_for(eng, spec.seconds, fps) if spec.seconds is not None else spec.frames

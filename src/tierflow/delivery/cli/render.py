@@ -119,9 +119,10 @@ def dispatch(spec, *, quote: bool, queue: bool, json_out: bool, label: str, outp
                       "run `tierflow worker` to render it, `tierflow jobs show ID` to follow it")
         warn(sub.warnings)
         return None
-    staged = service.plan(svc, spec)
-    show_notices()
-    ids = service.open_plans(svc, staged.plans, spec=staged.spec)
+    try:
+        staged, ids = service.open_run(svc, spec)  # admitted; a draft preview input is decoded now
+    finally:
+        show_notices()
     # The size is said before the render (a video's is the engine's resolution in the source's aspect).
     req = staged.plans[-1].request
     with render_progress(f"{label} on {staged.engine_id} at {req.width}x{req.height}", max(outputs, len(staged.plans)),

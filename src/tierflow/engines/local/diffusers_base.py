@@ -245,6 +245,11 @@ class DiffusersImageEngine(Engine):
         return bool(request.preview and request.task == TASK_TXT2IMG and self.latent_drafts
                     and self.fast is not None and self.fast.on("tiny"))
 
+    def spatial_latents(self, pipe: Any, latents: Any, request: RenderRequest) -> Any:
+        """The pipeline's ``output_type="latent"`` output as the (N, C, h, w) latents its VAE decodes
+        (scaled: what ``latents / scaling_factor`` unscales). SD and SDXL: as they are; FLUX unpacks."""
+        return latents
+
     def decode_latent(self, latent: Any) -> Any:
         """The full VAE decode of a kept latent: what plain diffusers returns for the same seed."""
         pipe = self.load()
@@ -311,6 +316,7 @@ class DiffusersImageEngine(Engine):
                     images = pipe(**args).images
                     kept = None
                     if keep_latents:
+                        images = self.spatial_latents(pipe, images, request)
                         kept = latents.to_numpy(images)
                         if decoder is not None:
                             pixels = latents.tiny_decode(decoder, images)

@@ -3,6 +3,14 @@
 bfloat16 on accelerators (the weights are trained in it; float16 overflows), sizes in multiples
 of 16 (8x VAE and 2x2 patches), no classifier-free guidance for schnell, and T5 prompts capped at
 ``max_sequence_length`` tokens (256 for schnell, 512 for dev).
+
+Latent drafts: ``FluxPipeline(output_type="latent")`` returns the latents packed in 2x2 patches,
+(N, h/2·w/2, 64). They are unpacked with the pipeline's own ``_unpack_latents`` into the scaled
+(N, 16, h, w) latent, which is what is stored: TAEF1 previews it as it is (its config's scaling
+1.0 / shift 0.0), the full decode is ``vae.decode(latent / scaling_factor + shift_factor)`` exactly
+as the pipeline does (engines/local/latents.py ``full_decode``), and ``FluxImg2ImgPipeline``
+takes it as ``image`` with no VAE encode (16 channels: used as the image latents), so a FLUX →
+FLUX promote hands the latent over.
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ class FluxEngine(DiffusersImageEngine):
     pipeline_class = "FluxPipeline"
     img2img_class = "FluxImg2ImgPipeline"
     family = "flux"
-    latent_drafts = False  # packed 2x2 latents: TAEF1 previews are not wired yet
 
     def __init__(self, preset: LocalPreset, *, max_sequence_length: int = 256, **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
@@ -28,7 +35,12 @@ class FluxEngine(DiffusersImageEngine):
         return replace(super().capabilities(), size_multiple=16, max_steps=50)
 
     def pipeline_kwargs(self, request: RenderRequest) -> dict[str, Any]:
-        return {"max_sequence_length": self.max_sequence_length}
+        # FluxImg2ImgPipeline does not take the size from its image: without these it renders 1024².
+        return {"max_sequence_length": self.max_sequence_length, "width": request.width, "height": request.height}
 
     def prompt_kwargs(self, pipe: Any, request: RenderRequest, count: int) -> dict[str, Any]:
         return {"prompt": [request.prompt] * count}  # T5 + CLIP embeddings: not cached yet
+
+    def spatial_latents(self, pipe: Any, latents: Any, request: RenderRequest) -> Any:
+        """Packed (N, h/2·w/2, 64) → the scaled (N, 16, h, w) latent, by the pipeline's own unpacking."""
+        return pipe._unpack_latents(latents, request.height, request.width, pipe.vae_scale_factor)

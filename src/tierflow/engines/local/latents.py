@@ -58,7 +58,12 @@ def uint8_images(decoded: Any) -> np.ndarray:
 
 
 def tiny_decode(decoder: Any, latents: Any) -> np.ndarray:
-    """Preview pixels: ``AutoencoderTiny`` takes the pipeline's scaled latents as they are."""
+    """Preview pixels: ``AutoencoderTiny`` takes the pipeline's scaled latents as they are.
+
+    Its own config unscales them, as a pipeline whose ``vae`` it replaced would: TAESD, TAESDXL
+    and TAEF1 ship ``scaling_factor`` 1.0 and ``shift_factor`` 0.0, so the (unpacked, for FLUX)
+    scaled latents go in unchanged.
+    """
     import torch
 
     with torch.inference_mode():
@@ -73,8 +78,9 @@ def full_decode(pipe: Any, latents: Any) -> list[Image.Image]:
     """The pipeline's own final step for ``latents``: what ``output_type="pil"`` would have returned.
 
     SD 1/2: ``vae.decode(latents / scaling_factor)``; SDXL adds the float16 upcast, the optional
-    latents mean/std and the watermark. Then the pipeline's image processor turns [-1, 1] into PIL
-    exactly as diffusers does. (FLUX packs its latents; its engine keeps no latent drafts yet.)
+    latents mean/std and the watermark; FLUX (unpacked latents, see ``FluxEngine.spatial_latents``)
+    adds the VAE's ``shift_factor`` after unscaling, as ``FluxPipeline`` does (SD/SDXL VAEs have
+    none). Then the pipeline's image processor turns [-1, 1] into PIL exactly as diffusers does.
     """
     import torch
 
@@ -93,6 +99,9 @@ def full_decode(pipe: Any, latents: Any) -> list[Image.Image]:
                 1, c, 1, 1).to(x)
         else:
             x = x / vae.config.scaling_factor
+            shift = getattr(vae.config, "shift_factor", None)
+            if shift is not None:  # FLUX: (latents / scaling_factor) + shift_factor
+                x = x + shift
         image = vae.decode(x, return_dict=False)[0]
         if upcast:
             vae.to(dtype=torch.float16)

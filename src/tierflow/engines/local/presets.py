@@ -46,11 +46,14 @@ def _spec(engine_class: str, pipeline: str, *, filename: str | None = None, max_
 
 
 # Tiny decoders (AutoencoderTiny) for draft previews, pinned like the models. TAESD's and
-# TAESDXL's commits are the snapshot hashes seen in public caches of those repos; no public pin
-# of TAEF1 was found, so it follows main until one is pinned (FLUX keeps no latent drafts yet).
+# TAESDXL's commits are the snapshot hashes seen in public caches of those repos. TAEF1's is the
+# head of its main branch as the hub's own pages show it: the commit page
+# huggingface.co/madebyollin/taef1/commit/2d552378e58c9c94201075708d7de4e1163b2689 ("Update
+# README.md", parent 5463ee6, the "Upload 3 files" commit), and the tree of main listing 3
+# commits with 2d55237 on top and config.json + diffusion_pytorch_model.safetensors in it.
 TAESD = ("madebyollin/taesd", "614f76814bbe30edbe2e627ace1c2234c81a2c0e")
 TAESDXL = ("madebyollin/taesdxl", "b20258aaef75ef61e659c1e0f14f251cf0ad153e")
-TAEF1 = ("madebyollin/taef1", None)
+TAEF1 = ("madebyollin/taef1", "2d552378e58c9c94201075708d7de4e1163b2689")
 # Latent spaces: SD 1.x/2.x share one VAE (scaling 0.18215), SDXL and its Turbo another (0.13025).
 SD_LATENTS = "sd-kl-f8"
 SDXL_LATENTS = "sdxl-kl-f8"
