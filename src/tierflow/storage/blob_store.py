@@ -7,9 +7,10 @@
 The guarantees are the same on both, and tests/blobs runs one contract suite against each:
 
 - **content addressing**: the key is the sha256 of the bytes; ``put`` of bytes already stored
-  writes nothing and returns ``created=False``;
-- **write, then commit the row**: a stage writes the blob, then its asset row; if the row fails,
-  the blob it created is deleted again (stages/persist.py);
+  writes nothing and returns ``created=False``; ``put`` is safe from several threads at once, and
+  of concurrent writers of the same bytes exactly one gets ``created=True``;
+- **write, then commit the row**: a stage writes the blob (on the runner's encode threads), then
+  its asset row; if the row fails, the blob it created is deleted again (stages/persist.py);
 - **checksum on read**: ``get`` hands back bytes only after :func:`~tierflow.storage.blob_verify.verify`;
 - **no orphans after a killed process**: ``entries()`` lists every blob with its age, and
   :func:`sweep_unreferenced` removes those no asset row names once they are older than the grace
