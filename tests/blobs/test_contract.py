@@ -46,6 +46,28 @@ def test_an_existing_blob_is_not_written_twice(store):
     assert after.modified == before.modified
 
 
+def test_puts_from_several_threads_at_once(store):
+    """The runner's encode threads share one store: of 8 threads putting the same bytes at once
+    exactly one creates the blob (the others may not delete it on failure); different bytes all land."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(8)
+    big = PNG_LIKE * 200  # 2 MiB: long enough to hash and write that the threads overlap
+
+    def put(i: int):
+        start.wait()
+        return store.put(big, "png"), store.put(PNG_LIKE + bytes([i]), "png")
+
+    with ThreadPoolExecutor(8) as pool:
+        same, different = zip(*pool.map(put, range(8)))
+    assert {sha for sha, _ in same} == {hashlib.sha256(big).hexdigest()}
+    assert [created for _, created in same].count(True) == 1
+    assert all(created for _, created in different) and len({sha for sha, _ in different}) == 8
+    assert all(store.get(sha, "png") == PNG_LIKE + bytes([i]) for i, (sha, _) in enumerate(different))
+    assert len(list(store.entries())) == 9
+
+
 def test_a_missing_blob_is_not_found_naming_the_store(store):
     sha = hashlib.sha256(b"never stored").hexdigest()
     with pytest.raises(BlobMissing, match=sha[:12]):

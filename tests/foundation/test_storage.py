@@ -30,6 +30,22 @@ def test_blob_store_is_content_addressed_and_deduplicates(tmp_path):
     assert store.path_for(sha, "png").relative_to(tmp_path).parts[:2] == (sha[:2], sha[2:4])
 
 
+def test_of_two_writers_of_the_same_bytes_only_one_creates_the_blob(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    store = LocalBlobStore(tmp_path)
+    sha, created = store.put(b"same bytes", "png")
+    assert created
+    # A second writer (another encode thread) that looked before the first one published: it must not
+    # report the blob as its own, or its failure would delete what the first writer's row names.
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    assert store.put(b"same bytes", "png") == (sha, False)
+    store.path_for(sha, "png").write_bytes(b"damaged")  # a damaged copy is replaced, not trusted
+    assert store.put(b"same bytes", "png") == (sha, True)
+    monkeypatch.undo()
+    assert store.get(sha, "png") == b"same bytes" and list(tmp_path.glob("*/*/.*.tmp")) == []
+
+
 def test_blob_store_rejects_paths_and_reports_missing(tmp_path):
     store = LocalBlobStore(tmp_path)
     with pytest.raises(InvalidInput):
@@ -44,10 +60,10 @@ def test_a_crash_mid_write_leaves_only_a_temp_file_that_is_swept(tmp_path, monke
     store = LocalBlobStore(tmp_path)
     import os
 
-    def crash(src, dst):
+    def crash(fd):
         raise OSError("power cut")
 
-    monkeypatch.setattr(os, "replace", crash)
+    monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError):
         store.put(b"data", "png")
     monkeypatch.undo()

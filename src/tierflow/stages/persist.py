@@ -1,9 +1,18 @@
-"""Storing one finished output: encode with provenance, write the blob, then the asset row.
+"""Storing one finished output: encode with provenance, write its blobs, then the asset row.
 
-Encoding (the costly part: PNG compression) is separated from storing so the runner can encode
-on a small thread pool while the engine renders the next output; blobs and rows are still
-written in output order. The asset id is chosen before encoding so the PNG's lineage chunk can
-name it. When the row cannot be written, a blob this call created is deleted again.
+    encode_and_write (a runner's encode thread)          store_encoded (the storing thread, in output order)
+    encode_output: params, lineage, bytes, sha256  ──→   the asset row in its own transaction
+    write_blobs: thumbnail, side blobs, file (durable)
+
+Encoding (PNG compression, JPEG + thumbnail) and the blob writes (an fsync each on the local
+disk, a PUT round trip each on S3) run on the runner's thread pool while the engine renders the
+next output; only the rows are written on one thread, in output order, each after its blobs are
+durable. The asset id is chosen before encoding so the lineage can name it.
+
+Nothing half-written: :attr:`Encoded.created` lists the blobs a write created. They are deleted
+again (unless a row names them) on the storing thread — when the write failed halfway, when the
+row cannot be written, or when the runner will never store the output (:func:`discard`) —
+never on an encode thread, where an earlier output that is not stored yet may name the same bytes.
 """
 
 from __future__ import annotations
@@ -41,6 +50,9 @@ class Encoded:
     params: dict[str, Any]
     thumb: bytes | None = None  # the gallery's small WebP (images only)
     side_blobs: list[tuple[bytes, str]] = field(default_factory=list)  # a draft's latent (stages/decode.py)
+    thumb_sha256: str | None = None  # set by write_blobs
+    created: list[tuple[str, str]] | None = None  # (sha256, ext) this output's write created; None: not written
+    error: BaseException | None = None  # the write failed halfway: raised (after undoing) by store_encoded
 
 
 def asset_params(plan: RenderPlan, out: Rendered, info: EngineInfo) -> dict[str, Any]:
@@ -104,47 +116,72 @@ def make_thumbnail(image) -> bytes:
     return buf.getvalue()
 
 
-def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
-    """Write the blobs (thumbnail, file), then the row in its own transaction; undo new blobs if the row fails."""
+def encode_and_write(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,
+                     info: EngineInfo) -> Encoded:
+    """An encode thread's whole share of one output: encode it, then write its blobs."""
+    return write_blobs(services, encode_output(plan, generation_id, out, info))
+
+
+def write_blobs(services: Services, enc: Encoded) -> Encoded:
+    """Write the blobs (thumbnail, side blobs, file), each durable when ``put`` returns; safe on any thread.
+
+    What this call created is recorded in ``enc.created`` as it goes. A failure halfway is kept in
+    ``enc.error`` rather than raised: the storing thread undoes and raises it in output order.
+    """
     from tierflow.provenance.sources import keep
 
-    kept = keep(services.settings.home, enc.out.source, enc.params.get("provider")) if enc.out.source else None
-    if kept:  # a hosted provider's own Content Credentials outlive the re-encode
-        enc.params["c2pa_source"] = kept
-    written: list[tuple[str, str]] = []
-    thumb_sha = None
+    created: list[tuple[str, str]] = []
+    enc.created = created
     try:
+        kept = keep(services.settings.home, enc.out.source, enc.params.get("provider")) if enc.out.source else None
+        if kept:  # a hosted provider's own Content Credentials outlive the re-encode
+            enc.params["c2pa_source"] = kept
         if enc.thumb is not None:
-            thumb_sha, created = services.blobs.put(enc.thumb, THUMB_FORMAT)
-            if created:
-                written.append((thumb_sha, THUMB_FORMAT))
+            enc.thumb_sha256 = _put(services, created, enc.thumb, THUMB_FORMAT)
         for data, ext in enc.side_blobs:  # a draft's latent, named in its params (stages/decode.py)
-            side_sha, created = services.blobs.put(data, ext)
-            if created:
-                written.append((side_sha, ext))
-        sha, created = services.blobs.put(enc.data, enc.fmt)
-        if created:
-            written.append((sha, enc.fmt))
-    except BaseException:
-        _undo(services, written)
-        raise
+            _put(services, created, data, ext)
+        _put(services, created, enc.data, enc.fmt)
+    except BaseException as e:  # noqa: BLE001 - KeyboardInterrupt too: nothing may stay half-written
+        enc.error = e
+    return enc
+
+
+def _put(services: Services, created: list[tuple[str, str]], data: bytes, ext: str) -> str:
+    sha, new = services.blobs.put(data, ext)
+    if new:
+        created.append((sha, ext))
+    return sha
+
+
+def store_encoded(services: Services, plan: RenderPlan, generation_id: str, enc: Encoded, info: EngineInfo) -> Asset:
+    """The row, in its own transaction, once the blobs are written; undo new blobs if either fails."""
+    if enc.created is None:  # not written on an encode thread: write here
+        write_blobs(services, enc)
+    if enc.error is not None:
+        discard(services, enc)
+        raise enc.error
     out = enc.out
     try:
         with services.db.transaction() as s:
             return AssetsRepo(s).add(
                 project_id=plan.project_id, generation_id=generation_id, stage=plan.stage, kind=enc.kind,
-                fmt=enc.fmt, width=out.width, height=out.height, sha256=sha, size_bytes=len(enc.data),
+                fmt=enc.fmt, width=out.width, height=out.height, sha256=enc.sha256, size_bytes=len(enc.data),
                 seed=out.seed, engine_id=info.id, prompt_id=plan.prompt_id, prompt_text=plan.request.prompt,
-                params=enc.params, parent_ids=list(plan.parent_ids), asset_id=enc.asset_id, thumb_sha256=thumb_sha,
+                params=enc.params, parent_ids=list(plan.parent_ids), asset_id=enc.asset_id,
+                thumb_sha256=enc.thumb_sha256,
             )
     except BaseException:
-        _undo(services, written)
+        discard(services, enc)
         raise
 
 
-def _undo(services: Services, written: list[tuple[str, str]]) -> None:
-    """Delete blobs this call created that no row names (another render may have stored the same bytes)."""
-    for sha, fmt in written:
+def discard(services: Services, enc: Encoded) -> None:
+    """An output that will not be stored: delete the blobs its write created that no row names.
+
+    Another render may have stored the same bytes meanwhile. Runs once: ``enc.created`` is emptied.
+    """
+    created, enc.created = enc.created or [], []
+    for sha, fmt in created:
         with services.db.read() as s:
             in_use = AssetsRepo(s).sha_in_use(sha)
         if not in_use:

@@ -1,12 +1,16 @@
 """The one shape every stage runs through:
 
     validate → price → admit (policies + reserve credits + job row, one transaction: app/service.py)
-             → render (outputs stream one by one) → persist each (blob, then asset row + lineage)
+             → render (outputs stream one by one)
+             → persist each: encode + write its blobs (thread pool, stages/persist.py),
+               then its asset row + lineage (this thread, in output order)
              → settle credits (or refund on failure / cancel)
 
 A failed or cancelled render leaves its job row (status failed/cancelled, for the audit trail),
 no half-written blob and no asset row for the output that failed; outputs that were already
-finished and stored stay, are charged, and the rest of the reservation is refunded.
+finished and stored stay, are charged, and the rest of the reservation is refunded. After the
+first output that cannot be stored, no later one is: their blobs are deleted (those no row names)
+once the pool has stopped.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from tierflow.domain.errors import Cancelled, TierflowError
 from tierflow.domain.models import Asset, Generation, JobStatus
 from tierflow.stages.admit import close_generation, open_plans
 from tierflow.stages.decode import require_decoded_inputs
-from tierflow.stages.persist import encode_output, store_encoded
+from tierflow.stages.persist import discard, encode_and_write, store_encoded
 from tierflow.stages.plans import EventSink, PromptRef, RenderPlan, StageEvent, StageResult
 
 __all__ = ["EventSink", "PromptRef", "RenderPlan", "StageEvent", "StageResult", "plan_assets", "render", "run_plan"]
@@ -38,8 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# PNG compression releases the GIL: encoding output i overlaps rendering output i+1.
-ENCODE_THREADS = max(2, min(8, os.cpu_count() or 2))
+# PNG compression, hashing, fsync and S3 round trips release the GIL: encoding and writing output i
+# overlaps rendering output i+1. More threads than cores: a thread waiting on an fsync or a PUT
+# leaves its core to another (as ThreadPoolExecutor's own default, cpu + 4).
+ENCODE_THREADS = min(8, (os.cpu_count() or 2) + 4)
 
 
 def run_plan(services: Services, plan: RenderPlan, on_event: EventSink | None = None, *,
@@ -68,12 +74,21 @@ def render(services: Services, plan: RenderPlan, generation_id: str, on_event: E
     assets: list[Asset] = []
     count = prior + max(1, len(plan.request.seeds))
     started = time.perf_counter()
-    pending: deque[Future] = deque()
+    pending: deque[Future] = deque()  # outputs being encoded and written, in render order
+    unstored: list[Future] = []  # outputs that will not be stored after a failure
 
     def store_ready(block: bool) -> None:
-        # Store encoded outputs in render order, as soon as the oldest one is ready.
+        # Store written outputs in render order, as soon as the oldest one is ready.
         while pending and (block or pending[0].done()):
-            asset = store_encoded(services, plan, gen.id, pending.popleft().result(), info)
+            future = pending.popleft()
+            try:
+                asset = store_encoded(services, plan, gen.id, future.result(), info)
+            except BaseException:
+                unstored.extend([future, *pending])  # store_encoded undid its own; these are discarded
+                pending.clear()
+                for f in unstored:
+                    f.cancel()
+                raise
             assets.append(asset)
             emit(StageEvent("asset", gen.id, asset=asset))
 
@@ -82,11 +97,12 @@ def render(services: Services, plan: RenderPlan, generation_id: str, on_event: E
                 ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="tierflow-encode") as pool:
             try:
                 for out in engine.render(plan.request, lambda p: emit(StageEvent("progress", gen.id, progress=p))):
-                    pending.append(pool.submit(encode_output, plan, gen.id, out, info))
+                    pending.append(pool.submit(encode_and_write, services, plan, gen.id, out, info))
                     store_ready(block=len(pending) > ENCODE_THREADS)
             finally:
                 store_ready(block=True)  # outputs that were finished before a failure are kept
     except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt must refund too
+        _discard(services, unstored)  # the pool has stopped: no write is in flight any more
         error = exc if isinstance(exc, TierflowError) else None
         status = JobStatus.CANCELLED if isinstance(exc, (Cancelled, KeyboardInterrupt)) else JobStatus.FAILED
         spent = credits * (prior + len(assets)) / count
@@ -104,6 +120,17 @@ def render(services: Services, plan: RenderPlan, generation_id: str, on_event: E
     log.debug("generation %s: %d outputs in %.2fs", gen.id, len(assets), time.perf_counter() - started)
     emit(StageEvent("finished", gen.id, credits=credits, warnings=warnings))
     return StageResult(gen.id, assets, credits, warnings)
+
+
+def _discard(services: Services, futures: list[Future]) -> None:
+    """Delete the blobs of written outputs that will not be stored; a failure here is left to the orphan sweep."""
+    for future in futures:
+        if future.cancelled() or future.exception() is not None:
+            continue  # never written, or its encode failed before a write
+        try:
+            discard(services, future.result())
+        except Exception:  # noqa: BLE001 - the generation must still be closed and refunded
+            log.exception("could not delete the blobs of an output that was not stored")
 
 
 _LOCKS: dict[int, threading.Lock] = {}  # by id(): engines live as long as their registry (the process)

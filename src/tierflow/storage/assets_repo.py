@@ -116,8 +116,9 @@ class AssetsRepo:
         return set(self.s.scalars(select(AssetRow.sha256)))
 
     def sha_in_use(self, sha256: str) -> bool:
-        """Whether any asset row names this blob, as its file or as its thumbnail."""
-        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256)
+        """Whether any asset row names this blob: as its file, its thumbnail or its draft latent."""
+        latent = AssetRow.params["latent"]["sha256"].as_string()  # see latent_shas
+        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256) | (latent == sha256)
         return self.s.scalar(select(func.count()).select_from(AssetRow).where(named)) > 0
 
     def referenced_shas(self) -> set[str]:

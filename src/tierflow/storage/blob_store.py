@@ -7,9 +7,10 @@
 The guarantees are the same on both, and tests/blobs runs one contract suite against each:
 
 - **content addressing**: the key is the sha256 of the bytes; ``put`` of bytes already stored
-  writes nothing and returns ``created=False``;
-- **write, then commit the row**: a stage writes the blob, then its asset row; if the row fails,
-  the blob it created is deleted again (stages/persist.py);
+  writes nothing and returns ``created=False``; ``put`` is safe from several threads at once, and
+  of concurrent writers of the same bytes exactly one gets ``created=True``;
+- **write, then commit the row**: a stage writes the blob (on the runner's encode threads), then
+  its asset row; if the row fails, the blob it created is deleted again (stages/persist.py);
 - **checksum on read**: ``get`` hands back bytes only after :func:`~tierflow.storage.blob_verify.verify`,
   and ``verified_file`` a local file only after hashing it (in chunks; recent passes remembered,
   :class:`~tierflow.storage.blob_verify.VerifiedFiles`);

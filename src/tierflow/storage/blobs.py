@@ -61,24 +61,30 @@ class LocalBlobStore:
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.{ext}"
 
     def put(self, data: bytes, ext: str) -> tuple[str, bool]:
-        """Store ``data``; return its sha256 and whether this call created the file."""
+        """Store ``data``; return its sha256 and whether this call created the file.
+
+        Safe from several threads and processes at once: the file is published with a hard link,
+        which fails when the name exists, so of two writers of the same bytes exactly one creates
+        it (as git publishes its objects); where links are not supported, a rename.
+        """
         sha = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha, ext)
         if path.exists() and _digest(path) == sha:  # a damaged copy is rewritten, not trusted
             return sha, False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+        except FileNotFoundError:  # the first blob in this folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 if self.fsync:
                     f.flush()
                     os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
+            return sha, _publish(tmp, path, sha)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
-        return sha, True
 
     def get(self, sha256: str, ext: str) -> bytes:
         """The blob's bytes, verified against ``sha256`` (:class:`BlobMissing` / :class:`BlobCorrupt`)."""
@@ -175,6 +181,20 @@ def _named(e: BlobCorrupt, asset: Asset, what: str, sha256: str) -> BlobCorrupt:
     state = "missing" if isinstance(e, BlobMissing) else "corrupt"
     return type(e)(f"asset {asset.id}: its stored {what} (blob {sha256[:12]}) is {state}",
                    field="asset", fix=REPAIR_FIX)
+
+
+def _publish(tmp: str, path: Path, sha: str) -> bool:
+    """Give the complete file ``tmp`` the name ``path`` unless a good copy is there; True: this call made it."""
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        if _digest(path) == sha:
+            return False  # another writer was first
+    except OSError:  # a filesystem without hard links
+        pass
+    os.replace(tmp, path)  # a damaged copy is replaced
+    return True
 
 
 def _digest(path: Path) -> str:
