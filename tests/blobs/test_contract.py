@@ -144,9 +144,14 @@ def test_large_blobs_are_looked_up_before_they_are_sent_again(s3_url, monkeypatc
     store = blobs_s3.S3BlobStore.from_url(s3_url)
     monkeypatch.setattr(blobs_s3, "HEAD_FIRST_BYTES", 100)
     sha, created = store.put(PNG_LIKE, "png")
+    import obstore
+
     sent = []
-    monkeypatch.setattr(store.client, "put_object", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(obstore, "put", lambda *a, **kw: sent.append(a))  # the store's one PUT
     assert store.put(PNG_LIKE, "png") == (sha, False) and sent == []
+    monkeypatch.setattr(blobs_s3, "HEAD_FIRST_BYTES", 1 << 30)  # small again: no HEAD, the conditional PUT
+    store.put(PNG_LIKE, "png")
+    assert len(sent) == 1
     assert created and store.get(sha, "png") == PNG_LIKE
 
 
