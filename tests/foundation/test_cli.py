@@ -58,8 +58,11 @@ def test_draft_review_promote_lineage_export_through_the_cli(cli, tmp_path):
         (("lineage", "x/y"), 2, "asset"),
     ],
 )
-def test_bad_input_is_one_line_and_a_nonzero_exit(cli, args, code, needle):
-    cli("project", "create", "launch")
+def test_bad_input_is_one_line_and_a_nonzero_exit(cli, services, args, code, needle):
+    from tierflow.storage.projects_repo import ProjectsRepo
+
+    with services.db.transaction() as s:  # set-up in this process: only the bad command needs a real one
+        ProjectsRepo(s).create("launch")
     proc = cli(*args, ok=False)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr

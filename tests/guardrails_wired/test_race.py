@@ -134,7 +134,12 @@ def test_threads_racing_on_one_database_never_overspend(race):
 
 def test_separate_processes_racing_on_one_sqlite_file_never_overspend(race, home, models_dir):
     services, project, asset_id = race
-    ctx = multiprocessing.get_context("spawn")
+    # Eight processes forked from one server that imported tierflow, torch and diffusers once (eight
+    # `spawn` imports of torch were most of this test's time). Each child is still its own process
+    # that builds its own services and connections on the one SQLite file.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__, "tierflow.stages.promote", "tierflow.engines.tiny.engines", "alembic.command",
+                                "diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl_img2img"])
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
     procs = [ctx.Process(target=_process_worker, args=(str(home), str(models_dir), asset_id, barrier, results))
              for _ in range(WORKERS)]
