@@ -94,3 +94,19 @@ def test_blobs_no_asset_names_are_swept_after_the_grace_period(tmp_path):
     _age(store.path_for(kept, "png"), 3600)
     assert store.sweep_unreferenced({kept}) == 1
     assert store.exists(kept, "png") and not store.exists(orphan, "png")
+
+
+def test_postgresql_sessions_plan_every_query_with_its_values(database_url):
+    """A generic plan is blind to the search words (34 ms instead of 1 ms at a million assets): every
+    pooled PostgreSQL connection plans with the values, also after a rolled-back transaction."""
+    if not database_url:
+        pytest.skip("PostgreSQL only (the PostgreSQL pass of `make test`)")
+    from sqlalchemy import text
+
+    db = Database(database_url)
+    try:
+        for _ in range(3):  # reused connections keep it: the pool's rollback does not undo it
+            with db.read() as s:
+                assert s.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+    finally:
+        db.dispose()

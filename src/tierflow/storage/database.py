@@ -38,7 +38,19 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+        # psycopg prepares a statement after 5 runs and PostgreSQL then may switch to a generic plan,
+        # blind to the search words: `prompt ILIKE '%fox%' AND ILIKE '%cinematic%'` went from a 1 ms
+        # newest-first scan to a 34 ms bitmap scan + sort at a million assets. Plan with the values.
+        cur = dbapi_conn.cursor()
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+        cur.close()
+        dbapi_conn.commit()  # outside any transaction the pool would roll back
+
+    return engine
 
 
 def alembic_config(url: str):
