@@ -42,3 +42,17 @@ def store(store_kind, tmp_path, request):
     from tierflow.storage.blobs_s3 import S3BlobStore
 
     return S3BlobStore.from_url(request.getfixturevalue("s3_url"))
+
+
+@pytest.fixture()
+def services(home, models_dir, store_kind, request):
+    """The wiring the CLI uses (open guard, tiny preset) on each store kind: the local folder or the bucket."""
+    from tierflow.bootstrap import build
+    from tierflow.config import Settings
+    from tierflow.stages.guard import OpenGuard
+
+    if store_kind == "s3":
+        request.getfixturevalue("s3_url")  # sets TIERFLOW_BLOBS_URL and the AWS_* variables
+    svc = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=OpenGuard())
+    yield svc
+    svc.close()

@@ -10,26 +10,14 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tierflow.bootstrap import build
-from tierflow.config import Settings
 from tierflow.domain.errors import EngineFailed
 from tierflow.stages import runner
 from tierflow.stages.draft import draft
-from tierflow.stages.guard import OpenGuard
 from tierflow.storage.assets_repo import AssetsRepo
 from tierflow.storage.tables import AssetRow, GenerationRow
 
 SMALL = "64x64"
 WAIT = 30  # seconds a gated thread waits before the test gives up
-
-
-@pytest.fixture()
-def services(home, models_dir, store_kind, request):
-    if store_kind == "s3":
-        request.getfixturevalue("s3_url")
-    svc = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=OpenGuard())
-    yield svc
-    svc.close()
 
 
 @pytest.fixture()

@@ -10,20 +10,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from tierflow.bootstrap import build
-from tierflow.config import Settings
-from tierflow.stages.guard import OpenGuard
 from tierflow.stages.persist import THUMB_PX, make_thumbnail
 from tierflow.storage.tables import AssetRow
-
-
-@pytest.fixture()
-def services(home, models_dir, store_kind, request):
-    if store_kind == "s3":
-        request.getfixturevalue("s3_url")
-    svc = build(Settings(home=home, preset="tiny", models_path=models_dir), guard=OpenGuard())
-    yield svc
-    svc.close()
 
 
 def test_a_thumbnail_is_small_and_keeps_the_aspect_ratio():
