@@ -96,3 +96,17 @@ def test_a_flux_to_flux_promote_starts_from_the_draft_latent(services, project, 
     plain = img2img(PROMPT, image=torch.from_numpy(latent), strength=0.5, num_inference_steps=final.params["steps"],
                     guidance_scale=0.0, width=64, height=64, max_sequence_length=T5, generator=seeded(d.seed)).images[0]
     assert np.abs(pixels(services, final) - np.asarray(plain, np.int16)).max() <= 1
+
+
+def test_flux_prompt_embeddings_are_cached_per_prompt_and_change_nothing(services, project, monkeypatch):
+    """The fast path's prompt cache covers FLUX (CLIP pooled + T5 sequence): computed once per prompt,
+    and the image is the one the text path gives."""
+    first = draft(services, project.id, PROMPT, n=2, seed=31, size=SIZE, engine="tiny-flux").assets
+    draft(services, project.id, PROMPT, n=1, seed=32, size=SIZE, engine="tiny-flux")
+    cache = services.engines.get("tiny-flux").prompt_cache
+    assert cache.misses == 1 and cache.hits == 2  # one lookup per forward pass: 3 outputs, one encode
+    monkeypatch.setenv("TIERFLOW_FAST", "tiny,batch")  # the same render without the cache
+    services.engines.get("tiny-flux").close()  # the fast path is read when the engine loads
+    again = draft(services, project.id, PROMPT, n=2, seed=31, size=SIZE, engine="tiny-flux").assets
+    for a, b in zip(first, again, strict=True):
+        assert np.array_equal(stored_latent(services, a), stored_latent(services, b))

@@ -73,6 +73,7 @@ class DiffusersImageEngine(Engine):
     img2img_class: str = ""
     family: str = ""
     latent_drafts: bool = True  # this family can keep latents and preview them with a tiny decoder
+    negative_prompts: bool = True  # guidance > 1 is classifier-free guidance with a negative prompt
     fast_modules: bool = True  # fast-path module steps (fuse, channels_last, compile) apply to its pipeline
 
     def __init__(self, preset: LocalPreset, *, offline: bool = False, device: str | None = None) -> None:
@@ -218,7 +219,7 @@ class DiffusersImageEngine(Engine):
 
     def prompt_kwargs(self, pipe: Any, request: RenderRequest, count: int) -> dict[str, Any]:
         """Prompt arguments for ``count`` outputs: cached embeddings on the fast path, else the text."""
-        cfg = (request.guidance or 0) > 1
+        cfg = self.negative_prompts and (request.guidance or 0) > 1
         negative = request.negative_prompt if cfg and request.negative_prompt else None
         if not (self.fast and self.fast.on("cache")):
             out: dict[str, Any] = {"prompt": [request.prompt] * count}

@@ -26,6 +26,7 @@ class FluxEngine(DiffusersImageEngine):
     pipeline_class = "FluxPipeline"
     img2img_class = "FluxImg2ImgPipeline"
     family = "flux"
+    negative_prompts = False  # FLUX's guidance is distilled into the model: no CFG, no negative prompt
 
     def __init__(self, preset: LocalPreset, *, max_sequence_length: int = 256, **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
@@ -38,8 +39,15 @@ class FluxEngine(DiffusersImageEngine):
         # FluxImg2ImgPipeline does not take the size from its image: without these it renders 1024².
         return {"max_sequence_length": self.max_sequence_length, "width": request.width, "height": request.height}
 
-    def prompt_kwargs(self, pipe: Any, request: RenderRequest, count: int) -> dict[str, Any]:
-        return {"prompt": [request.prompt] * count}  # T5 + CLIP embeddings: not cached yet
+    def encode_prompt(self, pipe: Any, prompt: str, negative: str | None, cfg: bool) -> dict[str, Any]:
+        """CLIP's pooled and T5's sequence embeddings, cached per prompt on the fast path (the T5 encoder
+        is the costliest text encoder of any preset); the pipeline rebuilds ``text_ids`` from their shape."""
+        import torch
+
+        with torch.inference_mode():
+            pe, ppe, _text_ids = pipe.encode_prompt(prompt, None, self.device, 1,
+                                                    max_sequence_length=self.max_sequence_length)
+        return {"prompt_embeds": pe, "pooled_prompt_embeds": ppe}
 
     def spatial_latents(self, pipe: Any, latents: Any, request: RenderRequest) -> Any:
         """Packed (N, h/2·w/2, 64) → the scaled (N, 16, h, w) latent, by the pipeline's own unpacking."""
