@@ -191,3 +191,11 @@ def test_the_thumbnail_shows_the_stored_pixels_before_and_after_keep(services, p
     full = Image.open(io.BytesIO(services.blobs.get(kept.sha256, "png")))
     assert kept.thumb_sha256 != a.thumb_sha256 and not services.blobs.exists(a.thumb_sha256, "webp")
     assert services.blobs.get(kept.thumb_sha256, "webp") == make_thumbnail(full)
+
+
+def test_the_store_knows_the_latent_blob_format():
+    """storage looks a latent up by its extension (assets_repo.sha_in_use) without importing engine code."""
+    from tierflow.engines.local.latents import LATENT_FORMAT
+    from tierflow.storage.assets_repo import LATENT_BLOB_FORMAT
+
+    assert LATENT_FORMAT == LATENT_BLOB_FORMAT

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 LATENT_KEY = "latent"  # params[LATENT_KEY] = {"sha256", "format", "shape", "dtype"}
 PREVIEW_FORMAT = "jpg"
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+# One decode per asset at a time; a fixed set of locks by hash (a lock per asset id would be kept
+# for the life of the process, one per draft ever kept).
+_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def encode_image(out: Rendered, stage: str, params: dict[str, Any],
@@ -75,8 +76,7 @@ def load_latent(services: Services, asset: Asset) -> np.ndarray | None:
 
 
 def _lock(asset_id: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(asset_id, threading.Lock())
+    return _LOCKS[hash(asset_id) % len(_LOCKS)]
 
 
 def full_quality(services: Services, asset: Asset | str) -> Asset:
@@ -169,9 +169,12 @@ def require_decoded_inputs(services: Services, plans: list[Any]) -> None:
     plans again)."""
     from tierflow.domain.errors import InvalidInput
 
+    parents = [a for p in plans for a in p.parent_ids]
+    if not parents:  # a draft (the hot path): nothing to look up
+        return
     with services.db.read() as s:
         repo = AssetsRepo(s)
-        previews = [a for p in plans for a in p.parent_ids if is_preview(repo.get(a))]
+        previews = [a for a in parents if is_preview(repo.get(a))]
     if previews:
         raise InvalidInput(f"asset {previews[0]} is a draft preview; this plan was built on its preview pixels",
                            field="asset", fix=f"keep it first (`tierflow review {previews[0]} --keep`) or run the "
@@ -188,12 +191,10 @@ def full_quality_quietly(services: Services, asset: Asset) -> Asset:
 
 
 def _drop_unused(services: Services, sha: str, fmt: str, created: bool) -> None:
-    if not created:
-        return
-    with services.db.read() as s:
-        in_use = AssetsRepo(s).sha_in_use(sha)
-    if not in_use:
-        services.blobs.delete(sha, fmt)
+    from tierflow.stages.persist import drop_unnamed
+
+    if created:
+        drop_unnamed(services, sha, fmt)
 
 
 def latent_handoff(services: Services, draft: Asset, source: Any, final: Any, request: Any) -> str:

@@ -182,10 +182,15 @@ def discard(services: Services, enc: Encoded) -> None:
     """
     created, enc.created = enc.created or [], []
     for sha, fmt in created:
-        with services.db.read() as s:
-            in_use = AssetsRepo(s).sha_in_use(sha)
-        if not in_use:
-            services.blobs.delete(sha, fmt)
+        drop_unnamed(services, sha, fmt)
+
+
+def drop_unnamed(services: Services, sha: str, fmt: str) -> None:
+    """Delete a blob this process created unless some asset row names it (the same bytes may be another's)."""
+    with services.db.read() as s:
+        in_use = AssetsRepo(s).sha_in_use(sha, fmt)
+    if not in_use:
+        services.blobs.delete(sha, fmt)
 
 
 def persist_output(services: Services, plan: RenderPlan, generation_id: str, out: Rendered,

@@ -44,6 +44,9 @@ def to_asset(row: AssetRow, parent_ids: list[str]) -> Asset:
     )
 
 
+LATENT_BLOB_FORMAT = "npy"  # engines/local/latents.LATENT_FORMAT (storage imports no engine code)
+
+
 class AssetsRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -115,10 +118,15 @@ class AssetsRepo:
         """Every blob digest an asset row names (the orphan-blob sweep keeps these)."""
         return set(self.s.scalars(select(AssetRow.sha256)))
 
-    def sha_in_use(self, sha256: str) -> bool:
-        """Whether any asset row names this blob: as its file, its thumbnail or its draft latent."""
-        latent = AssetRow.params["latent"]["sha256"].as_string()  # see latent_shas
-        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256) | (latent == sha256)
+    def sha_in_use(self, sha256: str, fmt: str | None = None) -> bool:
+        """Whether any asset row names this blob: as its file, its thumbnail or its draft latent.
+
+        ``fmt``: the blob's extension. Only an ``npy`` blob can be a latent, and that lookup reads
+        every row's params (no index); files and thumbnails are two indexed lookups.
+        """
+        named = (AssetRow.sha256 == sha256) | (AssetRow.thumb_sha256 == sha256)
+        if fmt in (None, LATENT_BLOB_FORMAT):
+            named = named | (AssetRow.params["latent"]["sha256"].as_string() == sha256)  # see latent_shas
         return self.s.scalar(select(func.count()).select_from(AssetRow).where(named)) > 0
 
     def referenced_shas(self) -> set[str]:

@@ -132,7 +132,7 @@ class AssetRow(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    thumb_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a small derived WebP blob
+    thumb_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # a small derived WebP blob
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # seeds run to 2**32 - 1
     engine_id: Mapped[str] = mapped_column(String(80))
